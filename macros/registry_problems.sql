@@ -1,0 +1,368 @@
+{% macro registry_problems() -%}
+    {#- One row per problem in the registry seeds: which file, which row (by its
+        key), what is wrong and how to fix it. Used by the singular test
+        assert_registry__is_valid, which fails the build and prints each row. -#}
+with
+
+experiments as (
+
+    select * from {{ ref('stg_registry__experiments') }}
+
+),
+
+experiment_variants as (
+
+    select * from {{ ref('stg_registry__experiment_variants') }}
+
+),
+
+metrics as (
+
+    select * from {{ ref('stg_registry__metrics') }}
+
+),
+
+experiment_metrics as (
+
+    select * from {{ ref('stg_registry__experiment_metrics') }}
+
+),
+
+experiment_counts as (
+
+    select experiment_id, count(*) as row_count
+    from experiments
+    group by experiment_id
+
+),
+
+variant_counts as (
+
+    select experiment_id, variant, count(*) as row_count
+    from experiment_variants
+    group by experiment_id, variant
+
+),
+
+control_counts as (
+
+    select
+        experiment_id,
+        sum(case when is_control then 1 else 0 end) as control_count
+    from experiment_variants
+    group by experiment_id
+
+),
+
+metric_counts as (
+
+    select metric_id, count(*) as row_count
+    from metrics
+    group by metric_id
+
+),
+
+experiment_metric_counts as (
+
+    select experiment_id, metric_id, count(*) as row_count
+    from experiment_metrics
+    group by experiment_id, metric_id
+
+),
+
+problems as (
+
+    select
+        'seeds/experiments.csv' as seed_file,
+        {{ dbt.concat(["'experiment_id = '", "coalesce(experiment_id, '<empty>')"]) }} as row_key,
+        'experiment_id is empty' as problem,
+        'Give every experiment a unique id.' as fix
+    from experiments
+    where {{ experimentation.is_blank('experiment_id') }}
+
+    union all
+
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id"]) }},
+        {{ dbt.concat(["'experiment_id appears on '", "cast(row_count as " ~ dbt.type_string() ~ ")", "' rows'"]) }},
+        'Keep one row per experiment_id.'
+    from experiment_counts
+    where row_count > 1
+
+    union all
+
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id"]) }},
+        {{ dbt.concat(["'unknown status '''", "coalesce(status, '')", "''''"]) }},
+        'Use one of planned, running, completed, stopped.'
+    from experiments
+    where status is null or status not in ('planned', 'running', 'completed', 'stopped')
+
+    union all
+
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiments.experiment_id"]) }},
+        {{ dbt.concat(["'control_variant '''", "coalesce(experiments.control_variant, '')",
+                       "''' is not a variant of this experiment'"]) }},
+        'Register the control in seeds/experiment_variants.csv or correct control_variant.'
+    from experiments
+    left join experiment_variants
+        on experiments.experiment_id = experiment_variants.experiment_id
+        and experiments.control_variant = experiment_variants.variant
+    where experiment_variants.variant is null
+
+    union all
+
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id"]) }},
+        'alpha or power is not strictly between 0 and 1',
+        'Set alpha (e.g. 0.05) and power (e.g. 0.8) to values in (0, 1).'
+    from experiments
+    where alpha is null or alpha <= 0 or alpha >= 1
+        or power is null or power <= 0 or power >= 1
+
+    union all
+
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id"]) }},
+        'analysis_window_days must be a positive whole number and cuped_lookback_days zero or more',
+        'Set analysis_window_days >= 1 and cuped_lookback_days >= 0 (0 disables CUPED).'
+    from experiments
+    where analysis_window_days is null or analysis_window_days < 1
+        or cuped_lookback_days is null or cuped_lookback_days < 0
+
+    union all
+
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id"]) }},
+        'mde_relative must be positive',
+        'Set the minimum detectable effect as a positive relative change (0.1 = 10%).'
+    from experiments
+    where mde_relative is not null and mde_relative <= 0
+
+    union all
+
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id"]) }},
+        'end_date is before start_date',
+        'Correct the dates (both are inclusive, YYYY-MM-DD).'
+    from experiments
+    where end_date < start_date
+
+    union all
+
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id"]) }},
+        {{ dbt.concat(["'status '", "status", "' needs a start_date'"]) }},
+        'Set start_date, or set status to planned.'
+    from experiments
+    where status in ('running', 'completed', 'stopped') and start_date is null
+
+    union all
+
+    select
+        'seeds/experiment_variants.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id", "', variant = '", "variant"]) }},
+        {{ dbt.concat(["'the pair appears on '", "cast(row_count as " ~ dbt.type_string() ~ ")", "' rows'"]) }},
+        'Keep one row per experiment and variant.'
+    from variant_counts
+    where row_count > 1
+
+    union all
+
+    select
+        'seeds/experiment_variants.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_variants.experiment_id",
+                       "', variant = '", "coalesce(experiment_variants.variant, '<empty>')"]) }},
+        'the experiment is not registered in seeds/experiments.csv',
+        'Add the experiment to seeds/experiments.csv or remove these rows.'
+    from experiment_variants
+    left join experiment_counts
+        on experiment_variants.experiment_id = experiment_counts.experiment_id
+    where experiment_counts.experiment_id is null
+
+    union all
+
+    select
+        'seeds/experiment_variants.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id", "', variant = '", "coalesce(variant, '<empty>')"]) }},
+        'variant is empty or allocation_weight is not positive',
+        'Name every variant and give it a positive allocation_weight.'
+    from experiment_variants
+    where {{ experimentation.is_blank('variant') }}
+        or allocation_weight is null or allocation_weight <= 0
+
+    union all
+
+    select
+        'seeds/experiment_variants.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id"]) }},
+        {{ dbt.concat(["'has '", "cast(control_count as " ~ dbt.type_string() ~ ")", "' control variants'"]) }},
+        'Mark exactly one variant per experiment with is_control = true.'
+    from control_counts
+    where control_count <> 1
+
+    union all
+
+    select
+        'seeds/experiment_variants.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_variants.experiment_id",
+                       "', variant = '", "experiment_variants.variant"]) }},
+        'is_control disagrees with control_variant in seeds/experiments.csv',
+        'Make is_control true for exactly the experiment''s control_variant.'
+    from experiment_variants
+    inner join experiments
+        on experiment_variants.experiment_id = experiments.experiment_id
+    where experiment_variants.is_control
+        <> (experiment_variants.variant = experiments.control_variant)
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        {{ dbt.concat(["'metric_id appears on '", "cast(row_count as " ~ dbt.type_string() ~ ")", "' rows'"]) }},
+        'Keep one row per metric_id.'
+    from metric_counts
+    where row_count > 1
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "coalesce(metric_id, '<empty>')"]) }},
+        {{ dbt.concat(["'unknown aggregation '''", "coalesce(aggregation, '')", "''''"]) }},
+        'Use one of binary, count, sum, ratio.'
+    from metrics
+    where aggregation is null or aggregation not in ('binary', 'count', 'sum', 'ratio')
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        {{ dbt.concat(["'unknown desired_direction '''", "coalesce(desired_direction, '')", "''''"]) }},
+        'Use increase or decrease.'
+    from metrics
+    where desired_direction is null or desired_direction not in ('increase', 'decrease')
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        'a binary, count or sum metric needs an event_name',
+        'Set event_name to the raw event the metric is computed from.'
+    from metrics
+    where aggregation in ('binary', 'count', 'sum') and event_name is null
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        'a ratio metric needs a numerator_metric_id and a denominator_metric_id',
+        'Name the numerator and denominator metrics (each a binary, count or sum metric).'
+    from metrics
+    where aggregation = 'ratio'
+        and (numerator_metric_id is null or denominator_metric_id is null)
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "ratios.metric_id"]) }},
+        {{ dbt.concat(["'ratio part '''", "parts.part_metric_id", "''' is not a binary, count or sum metric in seeds/metrics.csv'"]) }},
+        'Point numerator_metric_id and denominator_metric_id at registered non-ratio metrics.'
+    from metrics as ratios
+    inner join (
+        select metric_id, numerator_metric_id as part_metric_id from metrics
+        where aggregation = 'ratio' and numerator_metric_id is not null
+        union all
+        select metric_id, denominator_metric_id as part_metric_id from metrics
+        where aggregation = 'ratio' and denominator_metric_id is not null
+    ) as parts
+        on ratios.metric_id = parts.metric_id
+    left join metrics as part_metrics
+        on parts.part_metric_id = part_metrics.metric_id
+        and part_metrics.aggregation in ('binary', 'count', 'sum')
+    where part_metrics.metric_id is null
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        'cap_value must be positive',
+        'Set cap_value to a positive number, or leave it empty for no cap.'
+    from metrics
+    where cap_value is not null and cap_value <= 0
+
+    union all
+
+    select
+        'seeds/experiment_metrics.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id", "', metric_id = '", "metric_id"]) }},
+        {{ dbt.concat(["'the pair appears on '", "cast(row_count as " ~ dbt.type_string() ~ ")", "' rows'"]) }},
+        'Keep one row per experiment and metric.'
+    from experiment_metric_counts
+    where row_count > 1
+
+    union all
+
+    select
+        'seeds/experiment_metrics.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_metrics.experiment_id",
+                       "', metric_id = '", "experiment_metrics.metric_id"]) }},
+        'the experiment is not registered in seeds/experiments.csv',
+        'Add the experiment to seeds/experiments.csv or remove this row.'
+    from experiment_metrics
+    left join experiment_counts
+        on experiment_metrics.experiment_id = experiment_counts.experiment_id
+    where experiment_counts.experiment_id is null
+
+    union all
+
+    select
+        'seeds/experiment_metrics.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_metrics.experiment_id",
+                       "', metric_id = '", "experiment_metrics.metric_id"]) }},
+        'the metric is not registered in seeds/metrics.csv',
+        'Add the metric to seeds/metrics.csv or correct metric_id.'
+    from experiment_metrics
+    left join metric_counts
+        on experiment_metrics.metric_id = metric_counts.metric_id
+    where metric_counts.metric_id is null
+
+    union all
+
+    select
+        'seeds/experiment_metrics.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id", "', metric_id = '", "metric_id"]) }},
+        {{ dbt.concat(["'unknown role '''", "coalesce(role, '')", "''''"]) }},
+        'Use one of primary, secondary, guardrail.'
+    from experiment_metrics
+    where role is null or role not in ('primary', 'secondary', 'guardrail')
+
+    union all
+
+    select
+        'seeds/experiment_metrics.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id", "', metric_id = '", "metric_id"]) }},
+        'guardrail_tolerance must be zero or more',
+        'Set the largest tolerated relative change in the bad direction (0.02 = 2%).'
+    from experiment_metrics
+    where guardrail_tolerance < 0
+
+)
+
+select * from problems
+{%- endmacro %}

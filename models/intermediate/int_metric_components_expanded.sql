@@ -38,19 +38,25 @@ registered as (
 
 component_ids as (
 
-    select experiment_id, metric_id as component_metric_id
+    select
+        experiment_id,
+        metric_id as component_metric_id
     from registered
     where aggregation <> 'ratio'
 
     union
 
-    select experiment_id, numerator_metric_id as component_metric_id
+    select
+        experiment_id,
+        numerator_metric_id as component_metric_id
     from registered
     where aggregation = 'ratio'
 
     union
 
-    select experiment_id, denominator_metric_id as component_metric_id
+    select
+        experiment_id,
+        denominator_metric_id as component_metric_id
     from registered
     where aggregation = 'ratio'
 

@@ -8,6 +8,7 @@
         {%- endif -%}
     {%- endfor -%}
 {%- endif %}
+{%- set all_columns = ['unit_id'] + attribute_columns %}
 
 with
 
@@ -20,10 +21,10 @@ units as (
 typed as (
 
     select
-        cast(unit_id as {{ dbt.type_string() }}) as unit_id
-        {%- for column in attribute_columns %},
-        {{ column }}
+        {%- for column in attribute_columns %}
+        {{ column }},
         {%- endfor %}
+        cast(unit_id as {{ dbt.type_string() }}) as unit_id
     from units
 
 ),
@@ -34,10 +35,10 @@ counted as (
         *,
         count(*) over (partition by unit_id) as unit_row_count,
         count(*) over (
-            partition by unit_id{% for column in attribute_columns %}, {{ column }}{% endfor %}
+            partition by {{ all_columns | join(', ') }}
         ) as identical_row_count,
         row_number() over (
-            partition by unit_id{% for column in attribute_columns %}, {{ column }}{% endfor %}
+            partition by {{ all_columns | join(', ') }}
             order by unit_id
         ) as duplicate_rank
     from typed

@@ -1,0 +1,79 @@
+# The experimentation warehouse: `make run` builds it from demo data, `make test`
+# proves its numbers. Every dbt call goes through $(DBT) with --profiles-dir .
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON_BOOTSTRAP ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+DBT := $(VENV)/bin/dbt
+DBT_FLAGS := --profiles-dir .
+export DUCKDB_PATH ?= warehouse.duckdb
+DATA ?= data/demo
+DEMO_SEED ?= 20241001
+# pip prints one harmless line per local index location it skips; hide them.
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: help setup lock demo load build run test test-python lint format docs clean query
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements.lock pyproject.toml
+	@echo "==> Installing pinned dependencies into $(VENV)"
+	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	@$(PIP) install -q -r requirements.txt -c requirements.lock 2>&1 | $(QUIET_PIP)
+	@$(PIP) install -q --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
+	@$(PIP) check 2>&1 | $(QUIET_PIP)
+	@touch $@
+
+setup: $(VENV)/.installed ## Create .venv with the exact pinned versions
+
+lock: setup ## Rewrite requirements.lock from the installed environment
+	@{ echo "# Every package version of the tested environment (pip freeze); see Makefile."; \
+	   $(PIP) freeze --exclude-editable | grep -v '^xpkit'; } > requirements.lock
+
+demo: setup ## Generate the deterministic demo data into data/demo
+	@$(PY) -m xpkit.demo --out data/demo --seed $(DEMO_SEED)
+
+load: setup ## Load raw tables from DATA=<dir> (exposures.*, events.*, units.*)
+	@$(PY) -m xpkit.load "$(DATA)" --database "$(DUCKDB_PATH)"
+
+build: setup ## Build everything (seeds, models, tests) on the loaded raw data
+	@echo "==> dbt build on $(DUCKDB_PATH)"
+	@$(DBT) build $(DBT_FLAGS)
+	@$(PY) -m xpkit.cli summary --database "$(DUCKDB_PATH)"
+
+run: setup ## Set up, generate demo data, load it and build the warehouse
+	@$(MAKE) demo
+	@$(MAKE) load DATA=data/demo
+	@$(MAKE) build
+
+test: setup lint test-python ## Run the whole test suite (linters, pytest, dbt build and tests)
+
+test-python: setup
+	@$(VENV)/bin/pytest
+
+lint: setup ## Lint Python (ruff) and SQL (sqlfluff)
+	@$(VENV)/bin/ruff check src tests
+	@$(VENV)/bin/ruff format --check src tests
+	@$(VENV)/bin/sqlfluff lint models --nocolor
+
+format: setup ## Apply ruff's formatting
+	@$(VENV)/bin/ruff format src tests
+	@$(VENV)/bin/ruff check --fix src tests
+
+docs: setup ## Generate the dbt docs site (target/index.html)
+	@$(DBT) docs generate $(DBT_FLAGS)
+	@echo "dbt docs: target/index.html (serve with: $(DBT) docs serve $(DBT_FLAGS))"
+
+clean: ## Remove build outputs (keeps .venv and the warehouse)
+	rm -rf target logs reports data/demo .pytest_cache
+
+query: setup ## Run a read-only SQL query on the warehouse: make query SQL="select ..."
+	@$(PY) -m xpkit.cli query "$(SQL)" --database "$(DUCKDB_PATH)"

@@ -1,0 +1,32 @@
+"""Stand-ins for dbt's cross-database macros, so sqlfluff's jinja templater can
+render the models without compiling them with dbt. They only need to produce
+SQL of the right shape; dbt itself renders the real thing."""
+
+
+def concat(fields):
+    return "concat(" + ", ".join(fields) + ")"
+
+
+def dateadd(datepart, interval, from_date_or_timestamp):
+    start = from_date_or_timestamp
+    return f"({start} + cast({interval} as bigint) * interval 1 {datepart})"
+
+
+def type_string():
+    return "varchar"
+
+
+def type_bigint():
+    return "bigint"
+
+
+def type_boolean():
+    return "boolean"
+
+
+def type_int():
+    return "integer"
+
+
+def type_timestamp():
+    return "timestamp"

@@ -1,0 +1,33 @@
+"""Stand-ins for this project's macros, for sqlfluff's jinja templater only."""
+
+
+def type_double():
+    return "double"
+
+
+def try_cast(expression, data_type):
+    return f"try_cast({expression} as {data_type})"
+
+
+def parse_timestamp_utc(expression):
+    return f"try_cast({expression} as timestamp)"
+
+
+def is_blank(expression):
+    return f"(nullif(trim({expression}), '') is null)"
+
+
+def build_time():
+    return "cast('2024-01-01 00:00:00' as timestamp)"
+
+
+def base_metric_value(aggregation, event_count, value_sum):
+    return f"case {aggregation} when 'count' then {event_count} else {value_sum} end"
+
+
+def quarantine_reason(reason_code):
+    return f"case {reason_code} when 'x' then 'y' end"
+
+
+def registry_problems():
+    return "select 1 as seed_file"

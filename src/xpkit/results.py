@@ -1,0 +1,544 @@
+"""Result marts: per-comparison results and assignment balance (pure, no I/O).
+
+``experiment_results`` turns ``arm_metrics`` rows plus the experiment registry
+into one row per experiment x registered metric x treatment variant;
+``assignment_balance`` adds shares and the SRM test to per-arm unit counts.
+Output dtypes are pandas nullable dtypes fixed per column, so a frame of nulls
+materialises as the same table as a full one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from xpkit.corrections import CORRECTIONS, adjust_p_values
+from xpkit.frequentist import (
+    METHOD_UNKNOWN,
+    ComparisonConfig,
+    ComparisonResult,
+    compare,
+)
+from xpkit.srm import SRM_THRESHOLD, srm_test
+from xpkit.statistics import from_row
+
+__all__ = [
+    "BALANCE_COLUMNS",
+    "DEFAULT_ALPHA",
+    "RESULT_COLUMNS",
+    "assignment_balance",
+    "experiment_results",
+]
+
+DEFAULT_ALPHA = 0.05
+
+RESULT_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "metric_id": "string",
+    "variant": "string",
+    "control_variant": "string",
+    "n_control": "Int64",
+    "n_treatment": "Int64",
+    "mean_control": "Float64",
+    "mean_treatment": "Float64",
+    "abs_lift": "Float64",
+    "abs_ci_low": "Float64",
+    "abs_ci_high": "Float64",
+    "rel_lift": "Float64",
+    "rel_ci_low": "Float64",
+    "rel_ci_high": "Float64",
+    "p_value": "Float64",
+    "method": "string",
+    "cuped_abs_lift": "Float64",
+    "cuped_ci_low": "Float64",
+    "cuped_ci_high": "Float64",
+    "cuped_p_value": "Float64",
+    "variance_reduction": "Float64",
+    "p_value_adjusted": "Float64",
+    "is_significant": "boolean",
+    "direction": "string",
+    "error_message": "string",
+    "summary": "string",
+    "metric_name": "string",
+    "role": "string",
+    "aggregation": "string",
+    "desired_direction": "string",
+    "experiment_status": "string",
+    "alpha": "Float64",
+    "correction_method": "string",
+    "std_error": "Float64",
+    "statistic": "Float64",
+    "degrees_of_freedom": "Float64",
+    "rel_std_error": "Float64",
+    "cuped_method": "string",
+    "cuped_std_error": "Float64",
+    "cuped_statistic": "Float64",
+    "cuped_degrees_of_freedom": "Float64",
+    "cuped_theta": "Float64",
+    "cuped_p_value_adjusted": "Float64",
+    "cuped_error_message": "string",
+    "guardrail_tolerance": "Float64",
+}
+
+BALANCE_COLUMNS: dict[str, str] = {
+    "expected_share": "Float64",
+    "observed_share": "Float64",
+    "srm_chi2": "Float64",
+    "srm_p_value": "Float64",
+    "srm_flag": "boolean",
+    "srm_error_message": "string",
+    "srm_degrees_of_freedom": "Int64",
+}
+
+_ROLE_RANK = {"primary": 0, "secondary": 1, "guardrail": 2}
+_CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+PLANNED_MESSAGE = "planned experiment: no data yet"
+NO_UNITS_MESSAGE = "no units exposed"
+
+
+def _missing(value: Any) -> bool:
+    """True for None, NaN and pandas NA."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _clean(value: Any) -> Any:
+    """The value, or None when missing (NaN, pd.NA)."""
+    return None if _missing(value) else value
+
+
+def _typed_frame(
+    rows: list[dict[str, Any]], columns: Mapping[str, str]
+) -> pd.DataFrame:
+    """A frame with exactly ``columns`` in order, each cast to its nullable dtype."""
+    data = {
+        name: pd.array([row.get(name) for row in rows], dtype=dtype)
+        for name, dtype in columns.items()
+    }
+    return pd.DataFrame(data, columns=list(columns))
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a frame as dicts with missing values as None."""
+    return [
+        {key: _clean(value) for key, value in row.items()}
+        for row in frame.to_dict("records")
+    ]
+
+
+def _alpha(value: Any) -> tuple[float | None, str | None]:
+    """The experiment's alpha (0.05 when empty), or an error."""
+    if _missing(value):
+        return DEFAULT_ALPHA, None
+    try:
+        alpha = float(value)
+    except (TypeError, ValueError):
+        return None, f"alpha {value!r} is not a number"
+    if not 0 < alpha < 1:
+        return None, f"alpha {alpha} is outside (0, 1)"
+    return alpha, None
+
+
+def _decimals(mean_control: float, mean_treatment: float) -> int:
+    """Decimals showing the larger mean to 3 and the change to 2 significant digits."""
+
+    def needed(value: float, digits: int) -> int:
+        if value == 0:
+            return 0
+        return digits - 1 - math.floor(math.log10(abs(value)))
+
+    largest = max(abs(mean_control), abs(mean_treatment))
+    change = abs(mean_treatment - mean_control)
+    return min(6, max(0, needed(largest, 3), needed(change, 2)))
+
+
+def _format_p(p: float) -> str:
+    """A p-value with two significant digits (``< 0.0001`` below that)."""
+    return "p < 0.0001" if p < 0.0001 else f"p = {p:.2g}"
+
+
+def _summary(row: Mapping[str, Any], correction: str) -> str:
+    """One plain-English sentence describing a result row."""
+    name = str(row.get("metric_name") or row["metric_id"])
+    name = name[:1].upper() + name[1:]
+    variant, control = row.get("variant"), row.get("control_variant")
+    mean_c, mean_t = row.get("mean_control"), row.get("mean_treatment")
+    abs_lift = row.get("abs_lift")
+    error = row.get("error_message")
+    if mean_c is None or mean_t is None or abs_lift is None:
+        arms = f" ({variant} vs {control})" if variant and control else ""
+        return f"No result for {name}{arms}: {error or 'not computed'}."
+
+    # Binary metrics print as percentages (lifts in percentage points, pp).
+    scale, unit = (100, "%") if row.get("aggregation") == "binary" else (1, "")
+    decimals = _decimals(mean_c * scale, mean_t * scale)
+    if unit:
+        decimals = max(1, decimals)
+
+    def level(value: float, signed: bool = False) -> str:
+        return f"{value * scale:{'+' if signed else ''},.{decimals}f}{unit}"
+
+    def lift(value: float) -> str:
+        return f"{level(value, True)[:-1]} pp" if unit else level(value, True)
+
+    if mean_t == mean_c:
+        sentence = f"{name} was {level(mean_t)} in both {control} and {variant}"
+    else:
+        verb = "rose" if mean_t > mean_c else "fell"
+        sentence = (
+            f"{name} {verb} from {level(mean_c)} in {control} "
+            f"to {level(mean_t)} in {variant}"
+        )
+
+    alpha = row.get("alpha") or DEFAULT_ALPHA
+    ci = f"{round((1 - alpha) * 100, 6):g}% CI"
+    rel, rel_low, rel_high = (
+        row.get(k) for k in ("rel_lift", "rel_ci_low", "rel_ci_high")
+    )
+    abs_low, abs_high = row.get("abs_ci_low"), row.get("abs_ci_high")
+    if rel is not None and rel_low is not None and rel_high is not None:
+        sentence += (
+            f" ({rel * 100:+.1f}% relative, {ci} "
+            f"{rel_low * 100:+.1f}% to {rel_high * 100:+.1f}%)"
+        )
+    elif rel is not None:
+        sentence += f" ({rel * 100:+.1f}% relative)"
+    elif abs_low is not None and abs_high is not None:
+        sentence += (
+            f" ({lift(abs_lift)} absolute, {ci} {lift(abs_low)} to {lift(abs_high)};"
+            " relative lift undefined as the control mean is 0)"
+        )
+
+    p_adjusted = row.get("p_value_adjusted")
+    if p_adjusted is None:
+        return f"{sentence}; no test: {error or 'not computed'}."
+    verdict = "significant" if row.get("is_significant") else "not significant"
+    if correction == "none":
+        return f"{sentence}; {verdict} at alpha = {alpha:g} ({_format_p(p_adjusted)})."
+    method = _CORRECTION_NAMES[correction]
+    return (
+        f"{sentence}; {verdict} after {method} correction "
+        f"(adjusted {_format_p(p_adjusted)})."
+    )
+
+
+def _direction(row: Mapping[str, Any]) -> str | None:
+    """good / bad / flat from significance, sign of the lift and desired direction."""
+    significant = row.get("is_significant")
+    if significant is None:
+        return None
+    if not significant:
+        return "flat"
+    desired = row.get("desired_direction")
+    lift = row.get("abs_lift")
+    if desired not in ("increase", "decrease") or lift is None or lift == 0:
+        return None
+    return "good" if (lift > 0) == (desired == "increase") else "bad"
+
+
+def _figures(result: ComparisonResult) -> dict[str, Any]:
+    """Result-row fields from a comparison."""
+    cuped = result.cuped
+    row = {
+        "n_control": result.n_control,
+        "n_treatment": result.n_treatment,
+        "mean_control": result.mean_control,
+        "mean_treatment": result.mean_treatment,
+        "abs_lift": result.abs_lift,
+        "abs_ci_low": result.abs_ci_low,
+        "abs_ci_high": result.abs_ci_high,
+        "rel_lift": result.rel_lift,
+        "rel_ci_low": result.rel_ci_low,
+        "rel_ci_high": result.rel_ci_high,
+        "p_value": result.p_value,
+        "method": None if result.method == METHOD_UNKNOWN else result.method,
+        "std_error": result.std_error,
+        "statistic": result.statistic,
+        "degrees_of_freedom": result.degrees_of_freedom,
+        "rel_std_error": result.rel_std_error,
+        "error_message": result.error_message,
+    }
+    if cuped is not None:
+        row |= {
+            "cuped_abs_lift": cuped.abs_lift,
+            "cuped_ci_low": cuped.ci_low,
+            "cuped_ci_high": cuped.ci_high,
+            "cuped_p_value": cuped.p_value,
+            "variance_reduction": cuped.variance_reduction,
+            "cuped_method": cuped.method,
+            "cuped_std_error": cuped.std_error,
+            "cuped_statistic": cuped.statistic,
+            "cuped_degrees_of_freedom": cuped.degrees_of_freedom,
+            "cuped_theta": cuped.theta,
+            "cuped_error_message": cuped.error_message,
+        }
+    return row
+
+
+def _comparison_row(
+    arms: Mapping[tuple[Any, Any, Any], list[dict[str, Any]]],
+    experiment_id: Any,
+    metric_id: Any,
+    control: Any,
+    variant: Any,
+    alpha: float,
+) -> dict[str, Any]:
+    """Compare one treatment variant with control on one metric."""
+    statistics = []
+    for arm_variant in (control, variant):
+        rows = arms.get((experiment_id, arm_variant, metric_id), [])
+        error = None
+        if len(rows) > 1:
+            error = f"duplicate arm_metrics rows for {arm_variant}"
+        elif rows:
+            try:
+                statistics.append(from_row(rows[0]))
+            except ValueError as problem:
+                error = f"invalid arm_metrics row ({arm_variant}): {problem}"
+        else:
+            statistics.append(None)
+        if error is not None:
+            return {"error_message": error, "cuped_error_message": error}
+    return _figures(compare(statistics[0], statistics[1], ComparisonConfig(alpha)))
+
+
+def _variants(
+    experiment_id: Any,
+    control: Any,
+    registered: Mapping[Any, list[dict[str, Any]]],
+    from_arms: Mapping[Any, list[Any]],
+) -> list[Any]:
+    """Treatment variants: registered ones when known, else those in arm_metrics."""
+    if experiment_id in registered:
+        names = [
+            row["variant"]
+            for row in registered[experiment_id]
+            if row["variant"] != control and not row.get("is_control")
+        ]
+    else:
+        names = [v for v in from_arms.get(experiment_id, []) if v != control]
+    return sorted(set(names), key=str)
+
+
+def _adjust_families(rows: list[dict[str, Any]], correction: str) -> None:
+    """Fill adjusted p-values per experiment and family, in place.
+
+    Families: primary + secondary metrics x treatment variants of one experiment;
+    guardrails of one experiment on their own.
+    """
+    families: dict[tuple[Any, str], list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        family = "guardrail" if row.get("role") == "guardrail" else "primary_secondary"
+        families[(row["experiment_id"], family)].append(index)
+    for indices in families.values():
+        for source, target in (
+            ("p_value", "p_value_adjusted"),
+            ("cuped_p_value", "cuped_p_value_adjusted"),
+        ):
+            adjusted = adjust_p_values(
+                [rows[i].get(source) for i in indices], correction
+            )
+            for i, value in zip(indices, adjusted, strict=True):
+                rows[i][target] = value
+
+
+def experiment_results(
+    arm_metrics: pd.DataFrame,
+    experiments: pd.DataFrame,
+    metrics: pd.DataFrame,
+    experiment_metrics: pd.DataFrame,
+    correction: str = "holm",
+    experiment_variants: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per experiment x registered metric x treatment variant.
+
+    Treatment variants come from ``experiment_variants`` when given (so planned
+    experiments with no ``arm_metrics`` rows still get a row per variant), else
+    from ``arm_metrics``; an experiment with neither gets one row per metric with
+    a null variant. Each comparison uses ``frequentist.compare`` at the
+    experiment's alpha (0.05 when empty). Adjusted p-values are computed per
+    experiment over two families: primary + secondary metrics x variants, and
+    guardrails. ``is_significant = p_value_adjusted < alpha``; ``direction`` is
+    flat when not significant, else good or bad from the lift's sign and the
+    metric's desired direction (null when there is no test).
+
+    Args:
+        arm_metrics: Rows of the ``arm_metrics`` mart.
+        experiments: The experiments registry.
+        metrics: The metrics registry.
+        experiment_metrics: Metrics registered per experiment with their role.
+        correction: ``"holm"`` (default), ``"bh"`` or ``"none"``.
+        experiment_variants: Optional variants registry (experiment_id, variant,
+            is_control).
+
+    Returns:
+        A frame with the columns of ``RESULT_COLUMNS``, in that order and dtype,
+        sorted by experiment, role (primary, secondary, guardrail), metric and
+        variant.
+
+    Raises:
+        ValueError: For an unknown correction.
+    """
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    arm_rows = _records(arm_metrics)
+    arms: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = defaultdict(list)
+    units: dict[Any, float] = defaultdict(float)
+    variants_in_arms: dict[Any, list[Any]] = defaultdict(list)
+    control_in_arms: dict[Any, Any] = {}
+    for row in arm_rows:
+        experiment_id = row.get("experiment_id")
+        arms[(experiment_id, row.get("variant"), row.get("metric_id"))].append(row)
+        units[experiment_id] += float(row.get("n_units") or 0)
+        variants_in_arms[experiment_id].append(row.get("variant"))
+        if row.get("is_control"):
+            control_in_arms[experiment_id] = row.get("variant")
+    registered: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    if experiment_variants is not None:
+        for row in _records(experiment_variants):
+            registered[row.get("experiment_id")].append(row)
+    metric_info = {row["metric_id"]: row for row in _records(metrics)}
+    metrics_by_experiment: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for row in _records(experiment_metrics):
+        metrics_by_experiment[row.get("experiment_id")].append(row)
+
+    rows: list[dict[str, Any]] = []
+    for experiment in _records(experiments):
+        experiment_id = experiment.get("experiment_id")
+        status = experiment.get("status")
+        control = experiment.get("control_variant") or control_in_arms.get(
+            experiment_id
+        )
+        alpha, alpha_error = _alpha(experiment.get("alpha"))
+        variants = _variants(experiment_id, control, registered, variants_in_arms)
+        if units[experiment_id] > 0:
+            experiment_error = alpha_error
+        elif status == "planned":
+            experiment_error = PLANNED_MESSAGE
+        else:
+            experiment_error = NO_UNITS_MESSAGE
+        for link in metrics_by_experiment.get(experiment_id, []):
+            metric_id = link.get("metric_id")
+            info = metric_info.get(metric_id, {})
+            for variant in variants or [None]:
+                row: dict[str, Any] = {
+                    "experiment_id": experiment_id,
+                    "metric_id": metric_id,
+                    "variant": variant,
+                    "control_variant": control,
+                    "metric_name": info.get("metric_name"),
+                    "role": link.get("role"),
+                    "aggregation": info.get("aggregation"),
+                    "desired_direction": info.get("desired_direction"),
+                    "experiment_status": status,
+                    "alpha": alpha,
+                    "correction_method": correction,
+                    "guardrail_tolerance": link.get("guardrail_tolerance"),
+                }
+                if experiment_error is not None:
+                    error = experiment_error
+                elif not info:
+                    error = f"metric {metric_id!r} is not in the metrics registry"
+                elif control is None:
+                    error = "no control variant registered"
+                elif variant is None:
+                    error = "no treatment variant registered"
+                else:
+                    error = None
+                if error is not None:
+                    row |= {"error_message": error, "cuped_error_message": error}
+                else:
+                    row |= _comparison_row(
+                        arms, experiment_id, metric_id, control, variant, alpha
+                    )
+                rows.append(row)
+
+    rows.sort(
+        key=lambda r: (
+            str(r["experiment_id"]),
+            _ROLE_RANK.get(r.get("role"), len(_ROLE_RANK)),
+            str(r["metric_id"]),
+            str(r["variant"]),
+        )
+    )
+    _adjust_families(rows, correction)
+    for row in rows:
+        p_adjusted = row.get("p_value_adjusted")
+        if p_adjusted is not None:
+            row["is_significant"] = p_adjusted < row["alpha"]
+        row["direction"] = _direction(row)
+        row["summary"] = _summary(row, correction)
+    return _typed_frame(rows, RESULT_COLUMNS)
+
+
+def _shares(values: list[Any]) -> list[float | None]:
+    """Each value's share of the total; None unless all are finite, >= 0, sum > 0."""
+    if any(_missing(v) for v in values):
+        return [None] * len(values)
+    numbers = [float(v) for v in values]
+    total = sum(numbers)
+    if not all(math.isfinite(v) and v >= 0 for v in numbers) or total <= 0:
+        return [None] * len(values)
+    return [v / total for v in numbers]
+
+
+def _native(value: Any) -> Any:
+    """A numpy scalar as its Python number; other values unchanged."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def assignment_balance(
+    counts: pd.DataFrame, threshold: float = SRM_THRESHOLD
+) -> pd.DataFrame:
+    """Add observed and expected shares and the SRM test to per-arm unit counts.
+
+    Args:
+        counts: One row per experiment and variant with at least
+            ``experiment_id``, ``variant``, ``units`` and ``allocation_weight``;
+            other columns pass through unchanged.
+        threshold: ``srm_flag`` is ``srm_p_value < threshold`` (default 0.001).
+
+    Returns:
+        ``counts`` (same row order, fresh index) plus the columns of
+        ``BALANCE_COLUMNS``; the SRM figures of an experiment repeat on each of
+        its rows, and are null with ``srm_error_message`` set when the test
+        cannot run.
+    """
+    missing = {"experiment_id", "variant", "units", "allocation_weight"} - set(
+        counts.columns
+    )
+    if missing:
+        raise ValueError(f"counts lacks columns {sorted(missing)}")
+    out = counts.reset_index(drop=True)
+    records = _records(out[["experiment_id", "units", "allocation_weight"]])
+    groups: dict[Any, list[int]] = defaultdict(list)
+    for index, row in enumerate(records):
+        groups[row["experiment_id"]].append(index)
+    added: list[dict[str, Any]] = [{} for _ in records]
+    for indices in groups.values():
+        units = [_native(records[i]["units"]) for i in indices]
+        weights = [_native(records[i]["allocation_weight"]) for i in indices]
+        result = srm_test(units, weights, threshold)
+        expected = _shares(weights)
+        observed = _shares(units)
+        for position, i in enumerate(indices):
+            added[i] = {
+                "expected_share": expected[position],
+                "observed_share": observed[position],
+                "srm_chi2": result.chi2,
+                "srm_p_value": result.p_value,
+                "srm_flag": result.is_mismatch,
+                "srm_error_message": result.error_message,
+                "srm_degrees_of_freedom": result.df,
+            }
+    extra = _typed_frame(added, BALANCE_COLUMNS)
+    out = out.drop(columns=[c for c in BALANCE_COLUMNS if c in out.columns])
+    return pd.concat([out, extra], axis=1)

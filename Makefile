@@ -15,6 +15,10 @@ DBT_FLAGS := --profiles-dir .
 export DUCKDB_PATH ?= warehouse.duckdb
 DATA ?= data/demo
 DEMO_SEED ?= 20241001
+# The demo data ends on 2024-11-01: `make run` builds it as of then, so that
+# "future" and "fresh" mean what they would have meant on that day.
+DEMO_AS_OF ?= 2024-11-01 12:00:00
+export XP_AS_OF ?=
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
@@ -45,14 +49,14 @@ load: setup ## Load raw tables from DATA=<dir> (exposures.*, events.*, units.*)
 	@$(PY) -m xpkit.load "$(DATA)" --database "$(DUCKDB_PATH)"
 
 build: setup ## Build everything (seeds, models, tests) on the loaded raw data
-	@echo "==> dbt build on $(DUCKDB_PATH)"
+	@echo "==> dbt build on $(DUCKDB_PATH)$(if $(XP_AS_OF), as of $(XP_AS_OF))"
 	@$(DBT) build $(DBT_FLAGS)
 	@$(PY) -m xpkit.cli summary --database "$(DUCKDB_PATH)"
 
 run: setup ## Set up, generate demo data, load it and build the warehouse
 	@$(MAKE) demo
 	@$(MAKE) load DATA=data/demo
-	@$(MAKE) build
+	@$(MAKE) build XP_AS_OF="$(DEMO_AS_OF)"
 
 test: setup lint test-python ## Run the whole test suite (linters, pytest, dbt build and tests)
 

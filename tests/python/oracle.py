@@ -148,15 +148,47 @@ def _base_values(
     return per_unit(post), per_unit(pre)
 
 
-def arm_metrics(raw: dict[str, pd.DataFrame], registry: Registry, now: pd.Timestamp):
-    """One row per experiment x variant x metric, as marts.arm_metrics defines it."""
+def arm_metrics(
+    raw: dict[str, pd.DataFrame],
+    registry: Registry,
+    now: pd.Timestamp,
+    segment_column: str | None = None,
+):
+    """One row per experiment x variant x metric, as marts.arm_metrics defines it;
+    with `segment_column`, per segment value too (marts.arm_metrics_by_segment)."""
     exposures = usable_exposures(raw["exposures"], registry, now)
     events = usable_events(raw["events"], registry, now)
     assigned = assignments(exposures)
     analysed = assigned[assigned.n_variants == 1]
+    if segment_column is None:
+        return _arm_rows(analysed, events, registry)
+    units = raw["units"].drop_duplicates()
+    units = units[~units.unit_id.duplicated(keep=False)]
+    labels = units.set_index("unit_id")[segment_column].astype("string")
+    value = analysed.unit_id.map(labels).fillna("(missing)")
+    frames = []
+    for (experiment_id, segment_value), _ in analysed.groupby(
+        [analysed.experiment_id, value]
+    ):
+        in_segment = analysed[value == segment_value]
+        rows = _arm_rows(in_segment, events, registry, only=experiment_id)
+        rows["segment_dimension"] = segment_column
+        rows["segment_value"] = segment_value
+        frames.append(rows)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _arm_rows(
+    analysed: pd.DataFrame,
+    events: pd.DataFrame,
+    registry: Registry,
+    only: str | None = None,
+) -> pd.DataFrame:
     metrics = registry.metrics.set_index("metric_id")
     rows = []
     for experiment in registry.experiments.itertuples(index=False):
+        if only is not None and experiment.experiment_id != only:
+            continue
         arms = registry.variants[
             registry.variants.experiment_id == experiment.experiment_id
         ]

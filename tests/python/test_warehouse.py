@@ -93,6 +93,30 @@ def test_demo_arm_metrics_equal_oracle(demo_warehouse):
     assert_frames_match(actual, expected, ARM_KEYS, ARM_FLOATS, exact=["n_units"])
 
 
+def test_demo_arm_metrics_by_segment_equal_oracle(demo_warehouse):
+    tables = read_tables(
+        demo_warehouse["database"],
+        "raw.exposures",
+        "raw.events",
+        "raw.units",
+        "marts.arm_metrics_by_segment",
+    )
+    raw = {name: tables[f"raw.{name}"] for name in ("exposures", "events", "units")}
+    registry = Registry.from_seeds(REPO / "seeds")
+    expected = arm_metrics(raw, registry, demo_warehouse["now"], "segment")
+    actual = tables["marts.arm_metrics_by_segment"]
+    assert set(actual.segment_dimension) == {"segment"}
+    assert {"High-Value Recent", "technical", "vip"} <= set(actual.segment_value)
+    assert len(actual) == len(expected) > 50
+    assert_frames_match(
+        actual,
+        expected,
+        [*ARM_KEYS, "segment_dimension", "segment_value"],
+        ARM_FLOATS,
+        exact=["n_units"],
+    )
+
+
 def test_demo_assignment_balance_equals_scipy(demo_warehouse):
     raw = read_tables(demo_warehouse["database"], "raw.exposures")
     registry = Registry.from_seeds(REPO / "seeds")

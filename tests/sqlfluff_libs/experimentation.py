@@ -31,3 +31,27 @@ def quarantine_reason(reason_code):
 
 def registry_problems():
     return "select 1 as seed_file"
+
+
+def sufficient_statistic_sums():
+    return "sum(m) as metric_sum"
+
+
+def filled_sufficient_statistics(sums_relation, aggregation_column):
+    return f"{sums_relation}.metric_sum as metric_sum"
+
+
+def arm_mean():
+    return "metric_sum / n_units"
+
+
+def arm_variance():
+    return "metric_sum_squares / n_units"
+
+
+def ratio_statistic_columns():
+    return ["denominator_sum"]
+
+
+def segment_dimensions():
+    return ["segment"]

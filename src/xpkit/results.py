@@ -32,6 +32,7 @@ __all__ = [
     "RESULT_COLUMNS",
     "assignment_balance",
     "experiment_results",
+    "segment_results",
 ]
 
 DEFAULT_ALPHA = 0.05
@@ -542,3 +543,115 @@ def assignment_balance(
     extra = _typed_frame(added, BALANCE_COLUMNS)
     out = out.drop(columns=[c for c in BALANCE_COLUMNS if c in out.columns])
     return pd.concat([out, extra], axis=1)
+
+
+SEGMENT_KEYS = ("segment_dimension", "segment_value")
+SUPPRESSED_COLUMNS = (
+    "mean_control",
+    "mean_treatment",
+    "abs_lift",
+    "abs_ci_low",
+    "abs_ci_high",
+    "rel_lift",
+    "rel_ci_low",
+    "rel_ci_high",
+    "p_value",
+    "cuped_abs_lift",
+    "cuped_ci_low",
+    "cuped_ci_high",
+    "cuped_p_value",
+    "variance_reduction",
+    "p_value_adjusted",
+    "is_significant",
+    "direction",
+    "std_error",
+    "statistic",
+    "degrees_of_freedom",
+    "rel_std_error",
+    "cuped_std_error",
+    "cuped_statistic",
+    "cuped_degrees_of_freedom",
+    "cuped_theta",
+    "cuped_p_value_adjusted",
+)
+
+
+def segment_results(
+    arm_metrics_by_segment: pd.DataFrame,
+    experiments: pd.DataFrame,
+    metrics: pd.DataFrame,
+    experiment_metrics: pd.DataFrame,
+    experiment_variants: pd.DataFrame,
+    correction: str = "holm",
+    min_units: int = 0,
+) -> pd.DataFrame:
+    """``experiment_results`` within each segment, with a per-segment SRM test.
+
+    Each (segment_dimension, segment_value) is analysed like a whole experiment
+    restricted to its units: same methods, and multiple-testing families formed
+    within the segment. ``segment_srm_p_value`` tests the segment's arm counts
+    against the allocation weights. Cells where either arm has fewer than
+    ``min_units`` units are suppressed: their figures are null and
+    ``error_message`` says why (the counts stay, so the suppression is visible).
+
+    Args:
+        arm_metrics_by_segment: Rows of the ``arm_metrics_by_segment`` mart.
+        experiments: The experiments registry.
+        metrics: The metrics registry.
+        experiment_metrics: Metrics registered per experiment with their role.
+        experiment_variants: The variants registry (with allocation_weight).
+        correction: ``"holm"`` (default), ``"bh"`` or ``"none"``.
+        min_units: Small-cell threshold k (0 disables suppression).
+
+    Returns:
+        The columns of ``experiment_results`` preceded by segment_dimension and
+        segment_value, plus segment_srm_p_value and is_suppressed.
+    """
+    columns = {
+        "segment_dimension": "string",
+        "segment_value": "string",
+        **RESULT_COLUMNS,
+        "segment_srm_p_value": "Float64",
+        "is_suppressed": "boolean",
+    }
+    if arm_metrics_by_segment.empty:
+        return _typed_frame([], columns)
+    weights = {
+        (row["experiment_id"], row["variant"]): row.get("allocation_weight")
+        for row in _records(experiment_variants)
+    }
+    frames = []
+    for (experiment_id, dimension, value), rows in arm_metrics_by_segment.groupby(
+        ["experiment_id", *SEGMENT_KEYS], sort=True
+    ):
+        results = experiment_results(
+            rows,
+            experiments[experiments["experiment_id"] == experiment_id],
+            metrics,
+            experiment_metrics,
+            correction=correction,
+            experiment_variants=experiment_variants,
+        )
+        arm_units = rows.drop_duplicates("variant")[["variant", "n_units"]]
+        srm = srm_test(
+            [_native(n) for n in arm_units["n_units"]],
+            [weights.get((experiment_id, v)) for v in arm_units["variant"]],
+        )
+        results.insert(0, "segment_value", value)
+        results.insert(0, "segment_dimension", dimension)
+        results["segment_srm_p_value"] = srm.p_value
+        small = (results["n_control"].fillna(0) < min_units) | (
+            results["n_treatment"].fillna(0) < min_units
+        )
+        results["is_suppressed"] = small
+        if small.any():
+            results.loc[small, list(SUPPRESSED_COLUMNS)] = None
+            message = (
+                f"suppressed: fewer than {min_units} units in an arm of this "
+                "segment (var min_segment_units)"
+            )
+            results.loc[small, "error_message"] = message
+            results.loc[small, "summary"] = f"No result shown: {message}."
+        frames.append(results)
+    combined = pd.concat(frames, ignore_index=True)
+    return _typed_frame(_records(combined), columns)

@@ -305,3 +305,49 @@ def assignment_balance(raw: dict[str, pd.DataFrame], registry: Registry, now):
                 }
             )
     return pd.DataFrame(rows)
+
+
+def unit_arrays(
+    raw: dict[str, pd.DataFrame],
+    registry: Registry,
+    now: pd.Timestamp,
+    segment: tuple[str, str] | None = None,
+):
+    """Unit-level values per (experiment_id, variant, metric_id): a dict with
+    m and x (and d and w for ratio metrics), one entry per analysed unit; with
+    `segment` = (column, value), only the units of raw.units with that value."""
+    exposures = usable_exposures(raw["exposures"], registry, now)
+    events = usable_events(raw["events"], registry, now)
+    assigned = assignments(exposures)
+    analysed = assigned[assigned.n_variants == 1]
+    if segment is not None:
+        column, value = segment
+        labels = raw["units"].set_index("unit_id")[column].astype("string")
+        analysed = analysed[analysed.unit_id.map(labels).fillna("(missing)") == value]
+    metrics = registry.metrics.set_index("metric_id")
+    arrays = {}
+    for experiment in registry.experiments.itertuples(index=False):
+        chosen = registry.experiment_metrics[
+            registry.experiment_metrics.experiment_id == experiment.experiment_id
+        ]
+        arms = registry.variants[
+            registry.variants.experiment_id == experiment.experiment_id
+        ]
+        for variant in arms.variant:
+            units = analysed[
+                (analysed.experiment_id == experiment.experiment_id)
+                & (analysed.variant == variant)
+            ].reset_index(drop=True)
+            for metric_id in chosen.metric_id:
+                metric = metrics.loc[metric_id]
+                if metric.aggregation == "ratio":
+                    numerator = metrics.loc[metric.numerator_metric_id]
+                    denominator = metrics.loc[metric.denominator_metric_id]
+                    m, x = _base_values(events, units, numerator, experiment)
+                    d, w = _base_values(events, units, denominator, experiment)
+                    values = {"m": m, "x": x, "d": d, "w": w}
+                else:
+                    m, x = _base_values(events, units, metric, experiment)
+                    values = {"m": m, "x": x}
+                arrays[(experiment.experiment_id, variant, metric_id)] = values
+    return arrays

@@ -14,8 +14,6 @@ import pytest
 from oracle import Registry, arm_metrics, assignment_balance
 from warehouse import BIN, REPO, copy_project, load_and_build, read_tables, run
 
-from xpkit import demo
-
 pytestmark = pytest.mark.warehouse
 
 ARM_KEYS = ["experiment_id", "variant", "metric_id"]
@@ -67,18 +65,6 @@ def assert_frames_match(actual, expected, keys, floats, exact, rtol=1e-9):
     assert not problems, "mismatches (column, key, expected, actual):\n" + "\n".join(
         map(str, problems[:40])
     )
-
-
-@pytest.fixture(scope="session")
-def demo_warehouse(tmp_path_factory):
-    """The demo data, loaded and built with the repository's own registry."""
-    work = tmp_path_factory.mktemp("demo_warehouse")
-    data = work / "data"
-    truth = demo.generate(data, seed=20241001)
-    database = work / "warehouse.duckdb"
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    log = load_and_build(REPO, data, database, work)
-    return {"database": database, "work": work, "truth": truth, "now": now, "log": log}
 
 
 def test_demo_arm_metrics_equal_oracle(demo_warehouse):

@@ -1,0 +1,19 @@
+"""Results of every registered comparison: one row per experiment x metric x
+treatment variant. Thin: reads the per-arm sufficient statistics and the
+registry, and calls xpkit.results.experiment_results."""
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    from xpkit.results import experiment_results
+
+    return experiment_results(
+        dbt.ref("arm_metrics").to_arrow_table().to_pandas(),
+        dbt.ref("stg_registry__experiments").to_arrow_table().to_pandas(),
+        dbt.ref("stg_registry__metrics").to_arrow_table().to_pandas(),
+        dbt.ref("stg_registry__experiment_metrics").to_arrow_table().to_pandas(),
+        correction=dbt.config.get("multiple_testing_correction"),
+        experiment_variants=(
+            dbt.ref("stg_registry__experiment_variants").to_arrow_table().to_pandas()
+        ),
+    )

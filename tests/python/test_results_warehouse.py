@@ -1,0 +1,252 @@
+"""End-to-end: every figure of marts.experiment_results on the demo warehouse
+equals an independent computation on the unit-level arrays rebuilt from the raw
+tables (tests/python/oracle.py): scipy's Welch t-test, statsmodels' Wald test
+for two proportions, numpy's delta method on linearised ratio values,
+statsmodels OLS for CUPED and multipletests for the adjusted p-values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from oracle import Registry, unit_arrays
+from scipy import stats
+from statsmodels.stats import proportion
+from statsmodels.stats.multitest import multipletests
+from warehouse import REPO, read_tables
+
+pytestmark = pytest.mark.warehouse
+RTOL = 1e-9
+
+
+def welch(a, b, alpha):
+    """Welch t on two arrays: (lift, se, df, p, ci) via scipy."""
+    test = stats.ttest_ind(a, b, equal_var=False)
+    ci = test.confidence_interval(1 - alpha)
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    return a.mean() - b.mean(), np.sqrt(va + vb), test.df, test.pvalue, ci
+
+
+def linearised(m, d):
+    """Delta-method linearisation of a ratio of sums: u = r + (m - r d) / dbar."""
+    r = m.sum() / d.sum()
+    return r + (m - r * d) / d.mean()
+
+
+def cuped_ols(y_c, x_c, y_t, x_t, alpha):
+    y = np.concatenate([y_c, y_t])
+    treatment = np.concatenate([np.zeros(len(y_c)), np.ones(len(y_t))])
+    design = sm.add_constant(np.column_stack([treatment, np.concatenate([x_c, x_t])]))
+    fit = sm.OLS(y, design).fit()
+    plain = sm.OLS(y, sm.add_constant(treatment)).fit()
+    low, high = fit.conf_int(alpha)[1]
+    return {
+        "cuped_abs_lift": fit.params[1],
+        "cuped_ci_low": low,
+        "cuped_ci_high": high,
+        "cuped_p_value": fit.pvalues[1],
+        "variance_reduction": 1 - fit.bse[1] ** 2 / plain.bse[1] ** 2,
+    }
+
+
+def expected_row(row, arrays, alpha):
+    """The independent figures for one experiment_results row."""
+    c = arrays[(row.experiment_id, row.control_variant, row.metric_id)]
+    t = arrays[(row.experiment_id, row.variant, row.metric_id)]
+    out = {"n_control": len(c["m"]), "n_treatment": len(t["m"])}
+    if row.aggregation == "binary":
+        count_t, count_c = t["m"].sum(), c["m"].sum()
+        n_t, n_c = len(t["m"]), len(c["m"])
+        test = proportion.test_proportions_2indep(
+            count_t, n_t, count_c, n_c, method="wald", compare="diff"
+        )
+        low, high = proportion.confint_proportions_2indep(
+            count_t, n_t, count_c, n_c, method="wald", compare="diff", alpha=alpha
+        )
+        mean_c, mean_t = count_c / n_c, count_t / n_t
+        v_c, v_t = mean_c * (1 - mean_c) / n_c, mean_t * (1 - mean_t) / n_t
+        quantile = stats.norm.ppf(1 - alpha / 2)
+        out |= {"p_value": test.pvalue, "abs_ci_low": low, "abs_ci_high": high}
+    else:
+        if row.aggregation == "ratio":
+            y_c, y_t = linearised(c["m"], c["d"]), linearised(t["m"], t["d"])
+            mean_c = c["m"].sum() / c["d"].sum()
+            mean_t = t["m"].sum() / t["d"].sum()
+        else:
+            y_c, y_t = c["m"], t["m"]
+            mean_c, mean_t = y_c.mean(), y_t.mean()
+        _, _, _, p_value, ci = welch(y_t, y_c, alpha)
+        v_c, v_t = np.var(y_c, ddof=1) / len(y_c), np.var(y_t, ddof=1) / len(y_t)
+        a, b = v_t / mean_c**2, mean_t**2 * v_c / mean_c**4
+        df_rel = (a + b) ** 2 / (a**2 / (len(y_t) - 1) + b**2 / (len(y_c) - 1))
+        quantile = stats.t.ppf(1 - alpha / 2, df_rel)
+        out |= {"p_value": p_value, "abs_ci_low": ci.low, "abs_ci_high": ci.high}
+    rel_se = np.sqrt(v_t / mean_c**2 + mean_t**2 * v_c / mean_c**4)
+    rel = mean_t / mean_c - 1
+    out |= {
+        "mean_control": mean_c,
+        "mean_treatment": mean_t,
+        "abs_lift": mean_t - mean_c,
+        "rel_lift": rel,
+        "rel_ci_low": rel - quantile * rel_se,
+        "rel_ci_high": rel + quantile * rel_se,
+    }
+    if not pd.isna(row.cuped_error_message):
+        return out
+    if row.cuped_method == "cuped_ols_t":
+        out |= cuped_ols(c["m"], c["x"], t["m"], t["x"], alpha)
+    elif row.cuped_method == "ratio_cuped_ols_t":
+        out |= cuped_ols(
+            linearised(c["m"], c["d"]),
+            linearised(c["x"], c["w"]),
+            linearised(t["m"], t["d"]),
+            linearised(t["x"], t["w"]),
+            alpha,
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def results_and_oracle(demo_warehouse):
+    tables = read_tables(
+        demo_warehouse["database"],
+        "raw.exposures",
+        "raw.events",
+        "raw.units",
+        "marts.experiment_results",
+        "marts.segment_results",
+    )
+    raw = {"exposures": tables["raw.exposures"], "events": tables["raw.events"]}
+    registry = Registry.from_seeds(REPO / "seeds")
+    arrays = unit_arrays(raw, registry, demo_warehouse["now"])
+    return tables["marts.experiment_results"], arrays
+
+
+@pytest.fixture(scope="module")
+def segment_tables(demo_warehouse):
+    tables = read_tables(
+        demo_warehouse["database"],
+        "raw.exposures",
+        "raw.events",
+        "raw.units",
+        "marts.segment_results",
+    )
+    raw = {name: tables[f"raw.{name}"] for name in ("exposures", "events", "units")}
+    return raw, tables["marts.segment_results"]
+
+
+def test_demo_experiment_results_equal_independent_tests(results_and_oracle):
+    results, arrays = results_and_oracle
+    tested = results[results.p_value.notna()]
+    assert len(tested) >= 15
+    assert set(tested.method) == {
+        "welch_t",
+        "two_proportion_unpooled_z",
+        "ratio_delta_welch_t",
+    }
+    adjusted = tested[tested.cuped_error_message.isna()]
+    assert set(adjusted.cuped_method) == {"cuped_ols_t", "ratio_cuped_ols_t"}
+    # Experiments without a pre-period (cuped_lookback_days = 0) get no CUPED.
+    no_lookback = tested[tested.experiment_id.isin(["E001", "E004"])]
+    assert no_lookback.cuped_abs_lift.isna().all()
+    assert no_lookback.cuped_error_message.notna().all()
+    problems = []
+    for row in tested.itertuples(index=False):
+        for column, want in expected_row(row, arrays, row.alpha).items():
+            got = getattr(row, column)
+            if pd.isna(got) or not np.isclose(got, want, rtol=RTOL, atol=1e-12):
+                key = (row.experiment_id, row.metric_id, row.variant)
+                problems.append((key, column, want, got))
+    assert not problems, "\n".join(map(str, problems[:30]))
+
+
+def test_demo_adjusted_p_values_equal_multipletests(results_and_oracle):
+    results, _ = results_and_oracle
+    tested = results[results.p_value.notna()].copy()
+    tested["family"] = np.where(tested.role == "guardrail", "guardrail", "main")
+    checked = 0
+    for _, family in tested.groupby(["experiment_id", "family"]):
+        _, adjusted, _, _ = multipletests(family.p_value.to_numpy(float), method="holm")
+        np.testing.assert_allclose(
+            family.p_value_adjusted.to_numpy(float), adjusted, rtol=RTOL
+        )
+        significant = adjusted < family.alpha.to_numpy(float)
+        assert (family.is_significant.to_numpy(bool) == significant).all()
+        checked += len(family)
+    assert checked == len(tested)
+
+
+def test_demo_results_recover_planted_effects(results_and_oracle, demo_warehouse):
+    results, _ = results_and_oracle
+    by_key = results.set_index(["experiment_id", "metric_id", "variant"])
+    good = [
+        ("E001", "reply_rate", "ai_drafted"),
+        ("E002", "resolution_minutes_per_ticket", "llm_assisted"),
+        ("E005", "engagement_minutes", "personalised_feed"),
+    ]
+    for key in good:
+        assert by_key.loc[key, "direction"] == "good", key
+    assert (
+        by_key.loc[
+            ("E002", "resolution_minutes_per_ticket", "llm_assisted"), "abs_lift"
+        ]
+        < 0
+    )
+    cuped = by_key.loc[("E005", "engagement_minutes", "personalised_feed")]
+    assert 0.25 < cuped.variance_reduction < 0.40
+    planned = results[results.experiment_id == "E003"]
+    assert len(planned) > 0
+    assert planned.p_value.isna().all()
+    assert planned.error_message.str.contains("planned").all()
+
+
+def test_demo_segment_results_equal_independent_tests(segment_tables, demo_warehouse):
+    raw, segments = segment_tables
+    registry = Registry.from_seeds(REPO / "seeds")
+    chosen = segments[segments.experiment_id.isin(["E002", "E004"])]
+    assert {"technical", "High-Value Recent", "New Customer"} <= set(
+        chosen.segment_value
+    )
+    problems = []
+    for value, rows in chosen.groupby("segment_value"):
+        arrays = unit_arrays(
+            raw, registry, demo_warehouse["now"], segment=("segment", value)
+        )
+        for row in rows[rows.p_value.notna()].itertuples(index=False):
+            for column, want in expected_row(row, arrays, row.alpha).items():
+                got = getattr(row, column)
+                if pd.isna(got) or not np.isclose(got, want, rtol=RTOL, atol=1e-12):
+                    problems.append((value, row.metric_id, row.variant, column))
+    assert not problems, problems[:20]
+
+
+def test_demo_segment_srm_equals_scipy_and_small_cells_are_suppressed(segment_tables):
+    _, segments = segment_tables
+    registry = Registry.from_seeds(REPO / "seeds")
+    weights = registry.variants.set_index(["experiment_id", "variant"])
+    checked = 0
+    for (experiment_id, _value), rows in segments.groupby(
+        ["experiment_id", "segment_value"]
+    ):
+        arms = rows.drop_duplicates("variant")
+        control = rows.drop_duplicates("control_variant")
+        counts = {v: n for v, n in zip(arms.variant, arms.n_treatment, strict=True)}
+        counts[control.control_variant.iloc[0]] = control.n_control.iloc[0]
+        names = sorted(counts)
+        observed = np.array([counts[v] for v in names], dtype=float)
+        w = np.array(
+            [weights.loc[(experiment_id, v), "allocation_weight"] for v in names]
+        )
+        if observed.sum() == 0:
+            continue
+        _, p_value = stats.chisquare(observed, observed.sum() * w / w.sum())
+        np.testing.assert_allclose(
+            rows.segment_srm_p_value.to_numpy(float), p_value, rtol=RTOL
+        )
+        checked += 1
+    assert checked >= 10
+    small = (segments.n_control < 10) | (segments.n_treatment < 10)
+    assert (segments.is_suppressed == small).all()
+    assert segments.loc[small, "p_value"].isna().all()
+    assert segments.loc[small, "error_message"].str.contains("suppressed").all()

@@ -14,6 +14,7 @@ DBT := $(VENV)/bin/dbt
 DBT_FLAGS := --profiles-dir .
 export DUCKDB_PATH ?= warehouse.duckdb
 DATA ?= data/demo
+DOCS_DIR ?= reports/data_docs
 DEMO_SEED ?= 20241001
 # The demo data ends on 2024-11-01: `make run` builds it as of then, so that
 # "future" and "fresh" mean what they would have meant on that day.
@@ -22,7 +23,7 @@ export XP_AS_OF ?=
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help setup lock demo load build run test test-python lint format docs clean query
+.PHONY: help setup lock demo load build validate run test test-python test-smoke lint format docs clean query
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -32,7 +33,7 @@ $(VENV)/.installed: requirements.txt requirements.lock pyproject.toml
 	@echo "==> Installing pinned dependencies into $(VENV)"
 	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	@$(PIP) install -q -r requirements.txt -c requirements.lock 2>&1 | $(QUIET_PIP)
-	@$(PIP) install -q --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
+	@$(PIP) install -q --no-deps -e . 2>&1 | $(QUIET_PIP)
 	@$(PIP) check 2>&1 | $(QUIET_PIP)
 	@touch $@
 
@@ -48,20 +49,29 @@ demo: setup ## Generate the deterministic demo data into data/demo
 load: setup ## Load raw tables from DATA=<dir> (exposures.*, events.*, units.*)
 	@$(PY) -m xpkit.load "$(DATA)" --database "$(DUCKDB_PATH)"
 
-build: setup ## Build everything (seeds, models, tests) on the loaded raw data
+build: setup ## Build everything on the loaded raw data: dbt build, validation gates
 	@echo "==> dbt build on $(DUCKDB_PATH)$(if $(XP_AS_OF), as of $(XP_AS_OF))"
 	@$(DBT) build $(DBT_FLAGS)
+	@$(MAKE) validate
 	@$(PY) -m xpkit.cli summary --database "$(DUCKDB_PATH)"
+
+validate: setup ## Run the Great Expectations gates (data docs in reports/data_docs)
+	@echo "==> Validation gates on $(DUCKDB_PATH)"
+	@$(PY) -m xpkit.validate --database "$(DUCKDB_PATH)" --docs-dir "$(DOCS_DIR)"
 
 run: setup ## Set up, generate demo data, load it and build the warehouse
 	@$(MAKE) demo
 	@$(MAKE) load DATA=data/demo
 	@$(MAKE) build XP_AS_OF="$(DEMO_AS_OF)"
 
-test: setup lint test-python ## Run the whole test suite (linters, pytest, dbt build and tests)
+test: setup lint test-python test-smoke ## Run the whole test suite (linters, pytest, the `make run` path)
 
 test-python: setup
 	@$(VENV)/bin/pytest
+
+# The README's main command end to end, into a scratch warehouse.
+test-smoke: setup
+	@$(MAKE) run DUCKDB_PATH=target/smoke/warehouse.duckdb DOCS_DIR=target/smoke/data_docs
 
 lint: setup ## Lint Python (ruff) and SQL (sqlfluff)
 	@$(VENV)/bin/ruff check src tests

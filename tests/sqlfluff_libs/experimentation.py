@@ -55,3 +55,7 @@ def ratio_statistic_columns():
 
 def segment_dimensions():
     return ["segment"]
+
+
+def table_digest(relation_alias):
+    return f"cast(count({relation_alias}) as varchar)"

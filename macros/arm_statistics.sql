@@ -75,3 +75,19 @@
             then greatest({{ var_m }}, 0)
     end
 {%- endmacro %}
+
+{% macro arm_statistic_columns(with_moments=true) -%}
+    {#- The public statistic columns of the arm_metrics family, in contract
+        order, from a relation with n_units, aggregation and the filled sums. -#}
+    n_units,
+    {%- if with_moments %}
+    {{ experimentation.arm_mean() }} as mean,
+    {{ experimentation.arm_variance() }} as variance,
+    {%- endif %}
+    metric_sum,
+    metric_sum_squares,
+    covariate_sum,
+    covariate_sum_squares,
+    metric_covariate_sum_product,
+    {{ experimentation.ratio_statistic_columns() | join(',\n    ') }}
+{%- endmacro %}

@@ -143,15 +143,7 @@ final as (
         is_control,
         aggregation,
         has_covariate,
-        n_units,
-        {{ experimentation.arm_mean() }} as mean,
-        {{ experimentation.arm_variance() }} as variance,
-        metric_sum,
-        metric_sum_squares,
-        covariate_sum,
-        covariate_sum_squares,
-        metric_covariate_sum_product,
-        {{ experimentation.ratio_statistic_columns() | join(',\n        ') }}
+        {{ experimentation.arm_statistic_columns() }}
     from summed
 
 )

@@ -102,13 +102,7 @@ final as (
         is_control,
         aggregation,
         has_covariate,
-        n_units,
-        metric_sum,
-        metric_sum_squares,
-        covariate_sum,
-        covariate_sum_squares,
-        metric_covariate_sum_product,
-        {{ experimentation.ratio_statistic_columns() | join(',\n        ') }}
+        {{ experimentation.arm_statistic_columns(with_moments=false) }}
     from summed
 
 )

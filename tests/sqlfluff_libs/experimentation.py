@@ -59,3 +59,7 @@ def segment_dimensions():
 
 def table_digest(relation_alias):
     return f"cast(count({relation_alias}) as varchar)"
+
+
+def arm_statistic_columns(with_moments=True):
+    return "n_units, metric_sum"

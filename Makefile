@@ -51,7 +51,14 @@ load: setup ## Load raw tables from DATA=<dir> (exposures.*, events.*, units.*)
 
 build: setup ## Build everything on the loaded raw data: dbt build, validation gates
 	@echo "==> dbt build on $(DUCKDB_PATH)$(if $(XP_AS_OF), as of $(XP_AS_OF))"
-	@$(DBT) build $(DBT_FLAGS)
+	@# With XP_UNIT_ID_SALT set, dbt's compiled SQL holds the salt: keep it in a
+	@# scratch target folder that is deleted afterwards, and write no file log.
+	@if [ -n "$${XP_UNIT_ID_SALT:-}" ]; then \
+		scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
+		DBT_TARGET_PATH="$$scratch" $(DBT) build $(DBT_FLAGS) --log-level-file none; \
+	else \
+		$(DBT) build $(DBT_FLAGS); \
+	fi
 	@$(MAKE) validate
 	@$(PY) -m xpkit.cli summary --database "$(DUCKDB_PATH)"
 

@@ -1,17 +1,22 @@
 {% macro quarantine_reason(reason_code) -%}
-    {#- The human-readable explanation (and fix) of each quarantine reason code. -#}
+    {#- The human-readable explanation (and fix) of each quarantine reason code.
+        Every code used by stg_raw__*, int_*_classified has a text here. -#}
     case {{ reason_code }}
         when 'missing_unit_id' then 'unit_id is null or empty: the row cannot be attributed to a unit.'
         when 'missing_experiment_id' then 'experiment_id is null or empty.'
         when 'missing_variant' then 'variant is null or empty.'
         when 'missing_event_name' then 'event_name is null or empty.'
-        when 'invalid_timestamp' then 'The timestamp is null or not a valid timestamp.'
+        when 'invalid_timestamp'
+            then 'The timestamp is null, not a valid timestamp, infinite, after the year 9999, or at or before 1970-01-01 00:00:00 (the Unix epoch, a common placeholder for unset).'
         when 'future_timestamp'
             then 'The timestamp is later than the build time plus the future_tolerance_hours var.'
-        when 'invalid_value' then 'value is not a finite number.'
+        when 'invalid_value'
+            then 'value is not a number, or not finite, or beyond +/-1e100 (too large to sum squares safely).'
         when 'negative_value'
             then 'value is negative for an event summed by a metric; list the event in the events_allowing_negative_values var if negatives are legitimate.'
         when 'unknown_experiment' then 'experiment_id is not registered in seeds/experiments.csv.'
+        when 'planned_experiment'
+            then 'The experiment''s status is planned, so it should have no exposures yet; set its status to running in seeds/experiments.csv if it has started.'
         when 'unknown_variant'
             then 'variant is not registered for this experiment in seeds/experiment_variants.csv.'
         when 'before_experiment_start'

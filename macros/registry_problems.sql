@@ -169,6 +169,16 @@ problems as (
     union all
 
     select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id"]) }},
+        {{ dbt.concat(["'status '", "status", "' needs an end_date'"]) }},
+        'Set end_date (the last day that counts), or set status to running.'
+    from experiments
+    where status in ('completed', 'stopped') and end_date is null
+
+    union all
+
+    select
         'seeds/experiment_variants.csv',
         {{ dbt.concat(["'experiment_id = '", "experiment_id", "', variant = '", "variant"]) }},
         {{ dbt.concat(["'the pair appears on '", "cast(row_count as " ~ dbt.type_string() ~ ")", "' rows'"]) }},

@@ -26,7 +26,9 @@ events_summed_by_metrics as (
     where aggregation = 'sum'
         and event_name is not null
         {%- if negative_ok %}
-        and event_name not in ({% for name in negative_ok %}'{{ name }}'{% if not loop.last %}, {% endif %}{% endfor %})
+        and event_name not in (
+            {%- for name in negative_ok %}'{{ name | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor -%}
+        )
         {%- endif %}
 
 ),

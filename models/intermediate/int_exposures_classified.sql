@@ -33,6 +33,9 @@ classified as (
         case
             when exposures.row_reason_code is not null then exposures.row_reason_code
             when experiments.experiment_id is null then 'unknown_experiment'
+            -- A planned experiment has not started: its exposures are a logging
+            -- or registry error, whatever their dates.
+            when experiments.status = 'planned' then 'planned_experiment'
             when experiment_variants.variant is null then 'unknown_variant'
             when experiments.start_date is null
                 or exposures.exposed_at < cast(experiments.start_date as {{ dbt.type_timestamp() }})

@@ -7,8 +7,11 @@ The rules (README, "How figures are computed"):
 - an exposure is usable when unit_id, experiment_id and variant are non-blank,
   exposed_at parses and is not in the future, the experiment and the variant
   are registered, and start_date <= exposed_at < end_date + 1 day;
+- exposures of planned experiments are not usable;
+- timestamps at or before 1970-01-01 are invalid;
 - an event is usable when unit_id and event_name are non-blank, event_at
-  parses and is not in the future, value is null or finite, value is not
+  parses and is not in the future, value is blank or a finite number of size
+  at most 1e100, value is not
   negative on an event a sum metric sums, and it is the first of exact copies;
 - a unit's first exposure fe is its earliest usable exposure; units seen in
   two variants are excluded;
@@ -27,6 +30,8 @@ import pandas as pd
 from scipy import stats
 
 FUTURE_TOLERANCE = pd.Timedelta(hours=24)
+EPOCH = pd.Timestamp("1970-01-01")
+MAX_ABS_VALUE = 1e100
 
 
 @dataclass
@@ -75,8 +80,12 @@ def usable_exposures(exposures: pd.DataFrame, registry: Registry, now: pd.Timest
     keep = ~(
         _blank(frame.unit_id) | _blank(frame.experiment_id) | _blank(frame.variant)
     )
-    keep &= frame.ts.notna() & (frame.ts <= now + FUTURE_TOLERANCE)
+    keep &= frame.ts.notna() & (frame.ts > EPOCH) & (frame.ts <= now + FUTURE_TOLERANCE)
     frame = frame[keep.fillna(False).astype(bool)]
+    planned = registry.experiments.loc[
+        registry.experiments.status == "planned", "experiment_id"
+    ]
+    frame = frame[~frame.experiment_id.isin(set(planned))]
     registered = registry.variants[["experiment_id", "variant"]].astype("string")
     frame = frame.merge(registered, on=["experiment_id", "variant"], how="inner")
     dates = registry.experiments[["experiment_id", "start_date", "end_date"]].copy()
@@ -100,8 +109,13 @@ def usable_events(events: pd.DataFrame, registry: Registry, now: pd.Timestamp):
         }
     )
     keep = ~(_blank(frame.unit_id) | _blank(frame.event_name))
-    keep &= frame.ts.notna() & (frame.ts <= now + FUTURE_TOLERANCE)
-    bad_value = frame.value_text.notna() & ~np.isfinite(frame.value.fillna(np.nan))
+    keep &= frame.ts.notna() & (frame.ts > EPOCH) & (frame.ts <= now + FUTURE_TOLERANCE)
+    # A blank value is a missing one; any other value must be a finite number
+    # no larger than 1e100 in size.
+    has_value = ~_blank(frame.value_text)
+    bad_value = has_value & ~(
+        np.isfinite(frame.value.fillna(np.nan)) & (frame.value.abs() <= MAX_ABS_VALUE)
+    )
     keep &= ~bad_value.fillna(False).astype(bool)
     summed = registry.metrics.loc[registry.metrics.aggregation == "sum", "event_name"]
     keep &= ~(frame.event_name.isin(set(summed)) & (frame.value < 0)).fillna(False)

@@ -63,3 +63,7 @@ def table_digest(relation_alias):
 
 def arm_statistic_columns(with_moments=True):
     return "n_units, metric_sum"
+
+
+def pseudonymised_unit_id(expression):
+    return f"cast({expression} as varchar)"

@@ -12,7 +12,7 @@ typed as (
 
     select
         cast(experiment_id as {{ dbt.type_string() }}) as experiment_id,
-        cast(unit_id as {{ dbt.type_string() }}) as unit_id,
+        {{ experimentation.pseudonymised_unit_id('unit_id') }} as unit_id,
         cast(variant as {{ dbt.type_string() }}) as variant,
         cast(exposed_at as {{ dbt.type_string() }}) as exposed_at_raw,
         {{ experimentation.parse_timestamp_utc('exposed_at') }} as exposed_at
@@ -28,7 +28,12 @@ flagged as (
             when {{ experimentation.is_blank('unit_id') }} then 'missing_unit_id'
             when {{ experimentation.is_blank('experiment_id') }} then 'missing_experiment_id'
             when {{ experimentation.is_blank('variant') }} then 'missing_variant'
-            when exposed_at is null then 'invalid_timestamp'
+            -- Parseable but absurd: infinities, years beyond 9999, and the Unix
+            -- epoch (a common placeholder for "unset") or anything before it.
+            when exposed_at is null
+                or exposed_at <= cast('1970-01-01 00:00:00' as {{ dbt.type_timestamp() }})
+                or exposed_at > cast('9999-12-31 23:59:59' as {{ dbt.type_timestamp() }})
+                then 'invalid_timestamp'
             when exposed_at > {{ dbt.dateadd('hour', var('future_tolerance_hours', 24), experimentation.build_time()) }}
                 then 'future_timestamp'
         end as row_reason_code,

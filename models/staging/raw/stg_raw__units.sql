@@ -24,7 +24,7 @@ typed as (
         {%- for column in attribute_columns %}
         {{ column }},
         {%- endfor %}
-        cast(unit_id as {{ dbt.type_string() }}) as unit_id
+        {{ experimentation.pseudonymised_unit_id('unit_id') }} as unit_id
     from units
 
 ),

@@ -8,6 +8,11 @@ from warehouse import REPO, load_and_build
 
 from xpkit import demo
 
+# The demo data ends on 2024-11-01; `make run` builds it as of then (Makefile
+# DEMO_AS_OF), and so do the tests, so that "future", "fresh" and "days running"
+# mean what they meant on that day.
+DEMO_AS_OF = "2024-11-01 12:00:00"
+
 
 @pytest.fixture(scope="session")
 def demo_warehouse(tmp_path_factory):
@@ -16,6 +21,6 @@ def demo_warehouse(tmp_path_factory):
     data = work / "data"
     truth = demo.generate(data, seed=20241001)
     database = work / "warehouse.duckdb"
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    log = load_and_build(REPO, data, database, work)
+    now = pd.Timestamp(DEMO_AS_OF)
+    log = load_and_build(REPO, data, database, work, {"XP_AS_OF": DEMO_AS_OF})
     return {"database": database, "work": work, "truth": truth, "now": now, "log": log}

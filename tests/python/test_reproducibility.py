@@ -62,6 +62,13 @@ def assert_same(left: dict, right: dict) -> None:
                 assert same.all(), f"{name}.{column} differs"
 
 
+@pytest.fixture(autouse=True)
+def pinned_as_of(monkeypatch):
+    """Reproducible rebuilds pin the build's "now" (var as_of / XP_AS_OF), as
+    the README says; otherwise decided_at and days running follow the clock."""
+    monkeypatch.setenv("XP_AS_OF", "2025-03-20 00:00:00")
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     work = tmp_path_factory.mktemp("reproducibility")

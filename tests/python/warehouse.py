@@ -35,10 +35,17 @@ def copy_project(destination: Path, seeds_dir: Path) -> Path:
     return destination
 
 
-def run(command: list[str], cwd: Path, database: Path, work: Path) -> str:
+def run(
+    command: list[str],
+    cwd: Path,
+    database: Path,
+    work: Path,
+    extra_env: dict[str, str] | None = None,
+) -> str:
     """Run a project command with the warehouse at `database`; fail loudly."""
     env = {
         **os.environ,
+        **(extra_env or {}),
         "DUCKDB_PATH": str(database),
         "DBT_TARGET_PATH": str(work / "target"),
         "DBT_LOG_PATH": str(work / "logs"),
@@ -55,7 +62,13 @@ def run(command: list[str], cwd: Path, database: Path, work: Path) -> str:
     return result.stdout
 
 
-def load_and_build(project: Path, data_dir: Path, database: Path, work: Path) -> str:
+def load_and_build(
+    project: Path,
+    data_dir: Path,
+    database: Path,
+    work: Path,
+    extra_env: dict[str, str] | None = None,
+) -> str:
     """`make load DATA=data_dir` then `make build`'s dbt step."""
     run(
         [
@@ -69,9 +82,14 @@ def load_and_build(project: Path, data_dir: Path, database: Path, work: Path) ->
         project,
         database,
         work,
+        extra_env,
     )
     return run(
-        [str(BIN / "dbt"), "build", "--profiles-dir", "."], project, database, work
+        [str(BIN / "dbt"), "build", "--profiles-dir", "."],
+        project,
+        database,
+        work,
+        extra_env,
     )
 
 

@@ -1,0 +1,861 @@
+"""Pre-registered decision rules: one decision per experiment (pure, no I/O).
+
+``experiment_decisions`` reads the small marts (``experiment_results``,
+``segment_results``, ``assignment_balance``, ``experiment_health``,
+``experiment_power``) and applies the rules of ``RULES`` in order; the first
+rule that fires decides, and its id is recorded in ``rule``. Thresholds come
+from ``DecisionConfig`` (dbt vars ``max_days_to_target``,
+``max_multi_variant_share``, ``inconclusive_decision``). docs/decisions.md
+states every rule with its thresholds.
+
+Evidence used, for the experiment's decisive primary metric (the first primary
+metric by metric_id when several are registered):
+
+- the *best variant*: the significantly good variant with the largest lift in
+  the desired direction, else the variant with the smallest adjusted p-value;
+- a *guardrail breach*: a guardrail of the best variant whose result, overall
+  or in any non-suppressed segment, is significantly bad (``direction = bad``)
+  and whose relative change in the bad direction exceeds its
+  ``guardrail_tolerance`` (0 when empty);
+- a *bad secondary*: a secondary metric (or another primary metric) of the
+  best variant that is significantly bad overall;
+- *segment winners*: per segment, the significantly good variant with the
+  largest lift on the decisive primary metric.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from xpkit.results import DEFAULT_ALPHA, _format_p, _missing, _records, _typed_frame
+
+__all__ = [
+    "DECISIONS",
+    "DECISION_COLUMNS",
+    "INCONCLUSIVE_DECISIONS",
+    "RULES",
+    "DecisionConfig",
+    "Evidence",
+    "Verdict",
+    "evaluate",
+    "experiment_decisions",
+    "gather_evidence",
+]
+
+DECISIONS = ("scale", "iterate", "stop", "do_not_start", "keep_running")
+INCONCLUSIVE_DECISIONS = ("iterate", "stop")
+
+# Rule id -> (decision, when it fires), in the order the rules are applied.
+RULES: dict[str, tuple[str, str]] = {
+    "planned_not_ready": (
+        "do_not_start",
+        "planned, and no primary metric, no usable baseline or sample size, or "
+        "more than max_days_to_target days to reach the planned sample",
+    ),
+    "planned_ready": (
+        "keep_running",
+        "planned, and the planned sample is reachable within max_days_to_target",
+    ),
+    "data_quality_failed": (
+        "stop",
+        "sample ratio mismatch, or multi-variant share above max_multi_variant_share",
+    ),
+    "waiting_for_data": ("keep_running", "no analysed units yet"),
+    "no_primary_metric": ("iterate", "no primary metric registered"),
+    "below_planned_sample": (
+        "keep_running",
+        "running and share_of_target below 1 (or unknown): no early decision",
+    ),
+    "primary_bad": (
+        "stop",
+        "no variant significantly good and the best variant significantly bad",
+    ),
+    "primary_good": (
+        "scale",
+        "primary significantly good, no guardrail breached, no secondary "
+        "significantly bad",
+    ),
+    "primary_good_with_harm": (
+        "iterate",
+        "primary significantly good but a guardrail breached or a secondary "
+        "significantly bad",
+    ),
+    "inconclusive": (
+        "iterate or stop (var inconclusive_decision)",
+        "planned sample reached (or experiment completed) without a significant "
+        "primary effect",
+    ),
+}
+
+DECISION_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "decision": "string",
+    "rule": "string",
+    "rationale": "string",
+    "recommended_action": "string",
+    "decided_at": "datetime64[us]",
+    "status": "string",
+    "srm_flag": "boolean",
+    "data_quality_passed": "boolean",
+    "primary_metric_id": "string",
+    "primary_variant": "string",
+    "primary_rel_lift": "Float64",
+    "primary_p_value_adjusted": "Float64",
+    "primary_direction": "string",
+    "share_of_target": "Float64",
+    "guardrails_breached": "string",
+    "bad_secondaries": "string",
+    "segment_winners": "string",
+    "control_variant": "string",
+    "primary_rel_ci_low": "Float64",
+    "primary_rel_ci_high": "Float64",
+    "srm_p_value": "Float64",
+    "multi_variant_share": "Float64",
+    "units_analysed": "Int64",
+    "required_units_total": "Int64",
+    "projected_days_to_target": "Float64",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionConfig:
+    """Thresholds of the decision rules (dbt vars).
+
+    Attributes:
+        max_days_to_target: A planned experiment whose projected days to reach
+            its planned sample exceed this is ``do_not_start`` (default 90).
+        max_multi_variant_share: Data-quality limit on the share of exposed
+            units that saw more than one variant (default 0.01).
+        inconclusive_decision: Decision when the planned sample is reached (or
+            the experiment completed) without a significant primary effect:
+            ``iterate`` (default) or ``stop``.
+        sequential_early_stopping: Hook for sequential testing (a later issue).
+            While off, a running experiment below its planned sample is never
+            decided early. It cannot be switched on yet.
+    """
+
+    max_days_to_target: float = 90.0
+    max_multi_variant_share: float = 0.01
+    inconclusive_decision: str = "iterate"
+    sequential_early_stopping: bool = False
+
+    def __post_init__(self) -> None:
+        """Reject thresholds the rules cannot use."""
+        days = self.max_days_to_target
+        if isinstance(days, bool) or not isinstance(days, int | float) or days <= 0:
+            raise ValueError(f"max_days_to_target must be > 0, got {days!r}")
+        share = self.max_multi_variant_share
+        if (
+            isinstance(share, bool)
+            or not isinstance(share, int | float)
+            or not 0 <= share <= 1
+        ):
+            raise ValueError(
+                f"max_multi_variant_share must lie in [0, 1], got {share!r}"
+            )
+        if self.inconclusive_decision not in INCONCLUSIVE_DECISIONS:
+            raise ValueError(
+                f"inconclusive_decision must be one of {INCONCLUSIVE_DECISIONS}, "
+                f"got {self.inconclusive_decision!r}"
+            )
+        if self.sequential_early_stopping:
+            raise ValueError(
+                "sequential_early_stopping is not available yet: it needs "
+                "sequential results (a later issue)"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of the rule that fired.
+
+    Attributes:
+        decision: One of ``DECISIONS``.
+        rule: The rule id (a key of ``RULES``).
+        rationale: One or two sentences naming the figures.
+        recommended_action: A short imperative sentence.
+    """
+
+    decision: str
+    rule: str
+    rationale: str
+    recommended_action: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Everything the rules read about one experiment.
+
+    Attributes:
+        experiment_id: The experiment.
+        status: planned, running, completed or stopped.
+        control_variant: The control arm.
+        srm_flag: True when the arms' sizes mismatch the allocation.
+        srm_p_value: The SRM test's p-value.
+        multi_variant_share: Share of exposed units that saw several variants.
+        data_quality_passed: ``multi_variant_share <= max_multi_variant_share``;
+            None when there are no exposures.
+        units_analysed: Analysed units, all arms.
+        primary_metric_id: The decisive primary metric (None if none).
+        primary_metric_name: Its display name (its id when unknown).
+        primary: The decisive primary metric's ``experiment_results`` row of
+            the best variant (None without a result).
+        power: The decisive primary metric's ``experiment_power`` row.
+        guardrails_breached: Breach descriptions (metric, where, change).
+        breach_segments: Segments with a breach (``<dimension> <value>``).
+        bad_secondaries: Descriptions of significantly bad secondaries.
+        segment_winners: ``value: variant (+lift)`` per segment with a winner.
+        segment_winner_pairs: ``(segment label, winning variant)`` per segment.
+    """
+
+    experiment_id: Any
+    status: str | None
+    control_variant: str | None = None
+    srm_flag: bool | None = None
+    srm_p_value: float | None = None
+    multi_variant_share: float | None = None
+    data_quality_passed: bool | None = None
+    units_analysed: int = 0
+    primary_metric_id: str | None = None
+    primary_metric_name: str | None = None
+    primary: dict[str, Any] | None = None
+    power: dict[str, Any] = field(default_factory=dict)
+    guardrails_breached: tuple[str, ...] = ()
+    breach_segments: tuple[str, ...] = ()
+    bad_secondaries: tuple[str, ...] = ()
+    segment_winners: tuple[str, ...] = ()
+    segment_winner_pairs: tuple[tuple[str, str], ...] = ()
+
+
+# ---------------------------------------------------------------------------
+# Formatting
+# ---------------------------------------------------------------------------
+
+
+def _pct(value: float | None, decimals: int = 1, signed: bool = True) -> str:
+    """A fraction as a percentage, e.g. ``+44.2%``; ``n/a`` when missing."""
+    if value is None:
+        return "n/a"
+    return f"{value * 100:{'+' if signed else ''}.{decimals}f}%"
+
+
+def _count(value: float | None) -> str:
+    """A number with thousands separators (no decimals)."""
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def _in_sentence(name: str) -> str:
+    """A display name for mid-sentence use: ``Reply rate`` -> ``reply rate``
+    (names starting with an acronym, like ``CSAT``, are kept)."""
+    if len(name) > 1 and name[0].isupper() and name[1].islower():
+        return name[0].lower() + name[1:]
+    return name
+
+
+def _lift_phrase(row: dict[str, Any]) -> str:
+    """``<Metric> rose 44.2% with <variant> (95% CI ..., adjusted p = ...)``."""
+    name = str(row.get("metric_name") or row.get("metric_id"))
+    name = name[:1].upper() + name[1:]
+    rel = row.get("rel_lift")
+    lift = row.get("abs_lift")
+    verb = "changed"
+    if lift is not None:
+        verb = "rose" if lift > 0 else "fell" if lift < 0 else "did not change"
+    alpha = row.get("alpha") or DEFAULT_ALPHA
+    figures = []
+    low, high = row.get("rel_ci_low"), row.get("rel_ci_high")
+    if low is not None and high is not None:
+        figures.append(
+            f"{round((1 - alpha) * 100, 6):g}% CI {_pct(low)} to {_pct(high)}"
+        )
+    p = row.get("p_value_adjusted")
+    if p is not None:
+        figures.append(f"adjusted {_format_p(p)}")
+    detail = f" ({'; '.join(figures)})" if figures else ""
+    change = f" {_pct(abs(rel), signed=False)}" if rel else ""
+    return f"{name} {verb}{change} with {row.get('variant')}{detail}"
+
+
+def _share_phrase(power: dict[str, Any]) -> str:
+    """``100% of the planned sample (1,020 of 1,020 units)`` or why unknown."""
+    share = power.get("share_of_target")
+    if share is None:
+        reason = power.get("error_message") or "no sample-size target"
+        return f"share of the planned sample unknown ({reason})"
+    return (
+        f"{_pct(share, 0, signed=False)} of the planned sample "
+        f"({_count(power.get('current_units'))} of "
+        f"{_count(power.get('required_units_total'))} units)"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Evidence
+# ---------------------------------------------------------------------------
+
+
+def _good_lift(row: dict[str, Any]) -> float:
+    """The lift signed so that larger is better (relative, else absolute)."""
+    lift = row.get("rel_lift")
+    if lift is None:
+        lift = row.get("abs_lift") or 0.0
+    return -lift if row.get("desired_direction") == "decrease" else lift
+
+
+def _best_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Largest good lift among significantly good rows, else smallest adjusted p."""
+    tested = [r for r in rows if r.get("p_value_adjusted") is not None]
+    good = [r for r in tested if r.get("direction") == "good"]
+    if good:
+        return max(good, key=lambda r: (_good_lift(r), str(r.get("variant"))))
+    if tested:
+        return min(tested, key=lambda r: (r["p_value_adjusted"], str(r["variant"])))
+    return None
+
+
+def _bad_change(row: dict[str, Any]) -> float | None:
+    """Relative change in the metric's bad direction (positive = worse)."""
+    rel = row.get("rel_lift")
+    if rel is None:
+        return None
+    return rel if row.get("desired_direction") == "decrease" else -rel
+
+
+def _breach(row: dict[str, Any], where: str) -> str | None:
+    """A description of a guardrail breach, or None when within tolerance."""
+    if row.get("direction") != "bad":
+        return None
+    tolerance = row.get("guardrail_tolerance") or 0.0
+    change = _bad_change(row)
+    if change is None:
+        return (
+            f"{row['metric_id']} ({where}): significantly worse, relative change "
+            f"undefined (tolerance {_pct(tolerance, signed=False)})"
+        )
+    if change <= tolerance:
+        return None
+    return (
+        f"{row['metric_id']} ({where}): {_pct(row.get('rel_lift'))} "
+        f"(tolerance {_pct(tolerance, signed=False)})"
+    )
+
+
+def _segment_label(row: dict[str, Any], dimensions: int) -> str:
+    """The segment's value, prefixed by its dimension when there are several."""
+    value = row.get("segment_value")
+    return f"{row.get('segment_dimension')}={value}" if dimensions > 1 else str(value)
+
+
+def _segment_winners(
+    rows: list[dict[str, Any]],
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Per segment, the significantly good variant with the largest lift."""
+    by_segment: dict[tuple[Any, Any], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if not row.get("is_suppressed") and row.get("direction") == "good":
+            by_segment[(row.get("segment_dimension"), row.get("segment_value"))].append(
+                row
+            )
+    dimensions = len({key[0] for key in by_segment})
+    texts, pairs = [], []
+    for key in sorted(by_segment, key=lambda k: (str(k[0]), str(k[1]))):
+        best = max(by_segment[key], key=lambda r: (_good_lift(r), str(r["variant"])))
+        lift = best.get("rel_lift")
+        figure = f" ({_pct(lift, 0)})" if lift is not None else ""
+        label = _segment_label(best, dimensions)
+        texts.append(f"{label}: {best['variant']}{figure}")
+        pairs.append((label, str(best["variant"])))
+    return tuple(texts), tuple(pairs)
+
+
+def _experiment_srm(rows: list[dict[str, Any]]) -> tuple[bool | None, float | None]:
+    """The experiment's SRM flag (any arm row true) and p-value."""
+    flags = [r.get("srm_flag") for r in rows if r.get("srm_flag") is not None]
+    p_values = [r.get("srm_p_value") for r in rows if r.get("srm_p_value") is not None]
+    flag = any(bool(f) for f in flags) if flags else None
+    return flag, (min(p_values) if p_values else None)
+
+
+def _number(value: Any) -> float | None:
+    """A finite float or None."""
+    if _missing(value):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def gather_evidence(
+    experiment: dict[str, Any],
+    primary_metric_ids: list[str],
+    results: list[dict[str, Any]],
+    segments: list[dict[str, Any]],
+    balance: list[dict[str, Any]],
+    health: dict[str, Any] | None,
+    power: dict[str, Any] | None,
+    config: DecisionConfig,
+) -> Evidence:
+    """Collect the evidence for one experiment from its rows of each mart."""
+    experiment_id = experiment.get("experiment_id")
+    health = health or {}
+    srm_flag, srm_p_value = _experiment_srm(balance)
+    share = _number(health.get("multi_variant_share"))
+    quality = None if share is None else share <= config.max_multi_variant_share
+    metric_id = sorted(primary_metric_ids)[0] if primary_metric_ids else None
+    primary = _best_row(
+        [r for r in results if r.get("metric_id") == metric_id and metric_id]
+    )
+    variant = None if primary is None else primary.get("variant")
+
+    breaches: list[str] = []
+    breach_segments: list[str] = []
+    bad_secondaries: list[str] = []
+    for row in results:
+        if row.get("variant") != variant or variant is None:
+            continue
+        if row.get("role") == "guardrail":
+            text = _breach(row, "overall")
+            if text:
+                breaches.append(text)
+        elif row.get("metric_id") != metric_id and row.get("direction") == "bad":
+            bad_secondaries.append(
+                f"{row['metric_id']}: {_pct(row.get('rel_lift'))} "
+                f"(adjusted {_format_p(row['p_value_adjusted'])})"
+            )
+    for row in sorted(
+        segments,
+        key=lambda r: (str(r.get("segment_dimension")), str(r.get("segment_value"))),
+    ):
+        if (
+            row.get("variant") == variant
+            and variant is not None
+            and row.get("role") == "guardrail"
+            and not row.get("is_suppressed")
+        ):
+            where = f"{row.get('segment_dimension')} {row.get('segment_value')}"
+            text = _breach(row, where)
+            if text:
+                breaches.append(text)
+                breach_segments.append(where)
+    names = [r.get("metric_name") for r in results if r.get("metric_id") == metric_id]
+    winners, winner_pairs = _segment_winners(
+        [r for r in segments if r.get("metric_id") == metric_id and metric_id]
+    )
+    return Evidence(
+        experiment_id=experiment_id,
+        status=experiment.get("status"),
+        control_variant=experiment.get("control_variant"),
+        srm_flag=srm_flag,
+        srm_p_value=srm_p_value,
+        multi_variant_share=share,
+        data_quality_passed=quality,
+        units_analysed=int(_number(health.get("units_analysed")) or 0),
+        primary_metric_id=metric_id,
+        primary_metric_name=next((str(n) for n in names if n), metric_id),
+        primary=primary,
+        power=power or {},
+        guardrails_breached=tuple(breaches),
+        breach_segments=tuple(dict.fromkeys(breach_segments)),
+        bad_secondaries=tuple(bad_secondaries),
+        segment_winners=winners,
+        segment_winner_pairs=winner_pairs,
+    )
+
+
+# ---------------------------------------------------------------------------
+# The rules, in order
+# ---------------------------------------------------------------------------
+
+
+def _name(evidence: Evidence) -> str:
+    """The decisive primary metric's name for mid-sentence use."""
+    name = evidence.primary_metric_name or evidence.primary_metric_id
+    return _in_sentence(str(name)) if name else "the primary metric"
+
+
+def _rule_planned(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
+    """Planned: do_not_start unless the design can reach its sample in time."""
+    if evidence.status != "planned":
+        return None
+    refine = "Refine the experiment design before launch"
+    if evidence.primary_metric_id is None:
+        return Verdict(
+            "do_not_start",
+            "planned_not_ready",
+            "No primary metric is registered, so there is no success criterion "
+            "and no sample size.",
+            f"{refine}: register a primary metric and its minimum detectable effect.",
+        )
+    power = evidence.power
+    name = _name(evidence)
+    required = power.get("required_units_total")
+    if required is None:
+        reason = power.get("error_message") or "no power figures"
+        return Verdict(
+            "do_not_start",
+            "planned_not_ready",
+            f"No usable baseline or sample size for {name}: {reason}.",
+            f"{refine}: establish a baseline for {name} and the traffic available.",
+        )
+    need = (
+        f"{_count(required)} units ({_count(power.get('required_units_per_arm'))} "
+        f"per arm to detect a {_pct(power.get('mde_relative'), 0, False)} change in "
+        f"{name} at alpha {power.get('alpha'):g} and power {power.get('power'):g})"
+    )
+    days = power.get("projected_days_to_target")
+    daily = power.get("daily_units")
+    limit = f"{config.max_days_to_target:g}-day limit"
+    if days is None or daily is None:
+        reason = power.get("error_message") or "no pre-period traffic"
+        return Verdict(
+            "do_not_start",
+            "planned_not_ready",
+            f"The design needs {need}, but the time to reach it is unknown: {reason}.",
+            f"{refine}: find enough traffic for {_count(required)} units.",
+        )
+    if days > config.max_days_to_target:
+        return Verdict(
+            "do_not_start",
+            "planned_not_ready",
+            f"The design needs {need}; at the pre-period traffic of {daily:,.1f} "
+            f"units/day that takes about {days:,.0f} days, beyond the {limit}.",
+            f"{refine}: raise traffic or the minimum detectable effect so the "
+            f"sample is reached within {config.max_days_to_target:g} days.",
+        )
+    return Verdict(
+        "keep_running",
+        "planned_ready",
+        f"The design needs {need}, reachable in about {days:,.0f} days at "
+        f"{daily:,.1f} units/day (within the {limit}).",
+        "Launch as designed.",
+    )
+
+
+def _rule_data_quality(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
+    """SRM or too many multi-variant units: stop and investigate."""
+    problems, causes = [], []
+    if evidence.srm_flag:
+        p = evidence.srm_p_value
+        problems.append(
+            "the arm sizes do not match the allocation (sample ratio mismatch, "
+            f"{_format_p(p) if p is not None else 'p n/a'} < 0.001)"
+        )
+        causes.append("the sample ratio mismatch")
+    if evidence.data_quality_passed is False:
+        problems.append(
+            f"{_pct(evidence.multi_variant_share, 1, False)} of exposed units saw "
+            "more than one variant (limit "
+            f"{_pct(config.max_multi_variant_share, 1, False)})"
+        )
+        causes.append("the multi-variant exposures")
+    if not problems:
+        return None
+    return Verdict(
+        "stop",
+        "data_quality_failed",
+        f"Results are not trustworthy: {' and '.join(problems)}.",
+        f"Investigate data: find the cause of {' and '.join(causes)} before "
+        "reading any result.",
+    )
+
+
+def _rule_waiting(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
+    """No analysed units yet."""
+    if evidence.units_analysed > 0:
+        return None
+    return Verdict(
+        "keep_running",
+        "waiting_for_data",
+        f"No analysed units yet (status {evidence.status}).",
+        "Keep running: waiting for data.",
+    )
+
+
+def _rule_no_primary(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
+    """Data but no primary metric: nothing to decide on."""
+    if evidence.primary_metric_id is not None:
+        return None
+    return Verdict(
+        "iterate",
+        "no_primary_metric",
+        f"{_count(evidence.units_analysed)} units were analysed, but no primary "
+        "metric is registered, so there is no success criterion.",
+        "Register a primary metric, then re-analyse before deciding.",
+    )
+
+
+def _early_decision_allowed(evidence: Evidence, config: DecisionConfig) -> bool:
+    """Hook for sequential testing: may a result be called before the planned
+    sample? False until sequential results exist (a later issue), so a running
+    experiment below its planned sample never gets an early winner."""
+    return False
+
+
+def _rule_below_sample(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
+    """Running below the planned sample: keep running, no early winner."""
+    if evidence.status != "running":
+        return None
+    power = evidence.power
+    share = power.get("share_of_target")
+    if share is not None and share >= 1:
+        return None
+    if _early_decision_allowed(evidence, config):
+        return None
+    days = power.get("projected_days_to_target")
+    daily = power.get("daily_units")
+    projection = ""
+    if days is not None and daily is not None:
+        projection = f"; about {days:,.0f} more days at {daily:,.1f} new units/day"
+    required = power.get("required_units_total")
+    phrase = _share_phrase(power)
+    return Verdict(
+        "keep_running",
+        "below_planned_sample",
+        f"{phrase[:1].upper()}{phrase[1:]}{projection}. No result is called "
+        "before the planned sample (sequential testing is off).",
+        f"Keep running until {_count(required)} units are analysed."
+        if required is not None
+        else "Keep running, and fix the sample-size inputs to know when to decide.",
+    )
+
+
+def _rule_primary_bad(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
+    """The best variant is significantly worse on the primary metric."""
+    row = evidence.primary
+    if row is None or row.get("direction") != "bad":
+        return None
+    control = row.get("control_variant") or evidence.control_variant
+    return Verdict(
+        "stop",
+        "primary_bad",
+        f"{_lift_phrase(row)}: significantly worse than {control}, and no "
+        "variant improved it.",
+        f"Stop: roll back {row.get('variant')} and keep {control}.",
+    )
+
+
+def _winners_sentence(evidence: Evidence) -> str:
+    """`` Segment winners on <metric>: ...`` or an empty string."""
+    if not evidence.segment_winners:
+        return ""
+    return (
+        f" Segment winners on {_name(evidence)}: {'; '.join(evidence.segment_winners)}."
+    )
+
+
+def _rule_primary_good(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
+    """Primary good: scale when clean, iterate when a guardrail or secondary hurts."""
+    row = evidence.primary
+    if row is None or row.get("direction") != "good":
+        return None
+    name = _name(evidence)
+    variant = row.get("variant")
+    if evidence.guardrails_breached or evidence.bad_secondaries:
+        harms = []
+        if evidence.guardrails_breached:
+            harms.append(
+                f"guardrail breached: {'; '.join(evidence.guardrails_breached)}"
+            )
+        if evidence.bad_secondaries:
+            harms.append(
+                "secondary metric significantly worse: "
+                f"{'; '.join(evidence.bad_secondaries)}"
+            )
+        if evidence.breach_segments:
+            fix = f"fix the guardrail breach in {', '.join(evidence.breach_segments)}"
+        elif evidence.guardrails_breached:
+            fix = "fix the guardrail breach"
+        else:
+            fix = "fix the drop in the secondary metrics"
+        return Verdict(
+            "iterate",
+            "primary_good_with_harm",
+            f"{_lift_phrase(row)}, but {' and '.join(harms)}.",
+            f"Iterate: keep the gain on {name} and {fix} before rollout.",
+        )
+    differs = any(v != variant for _, v in evidence.segment_winner_pairs)
+    return Verdict(
+        "scale",
+        "primary_good",
+        f"{_lift_phrase(row)}, with no guardrail breached and no secondary "
+        f"significantly worse; {_share_phrase(evidence.power)}."
+        f"{_winners_sentence(evidence) if differs else ''}",
+        f"Roll out {variant} to all traffic.",
+    )
+
+
+def _rule_inconclusive(evidence: Evidence, config: DecisionConfig) -> Verdict:
+    """Planned sample reached (or completed) with no significant primary effect."""
+    row = evidence.primary
+    name = _name(evidence)
+    if row is None:
+        figures = f"No result for {name}"
+    else:
+        low, high = row.get("rel_ci_low"), row.get("rel_ci_high")
+        interval = (
+            f"CI {_pct(low)} to {_pct(high)}; "
+            if low is not None and high is not None
+            else ""
+        )
+        figures = (
+            f"No significant effect on {name}: best variant {row.get('variant')} "
+            f"{_pct(row.get('rel_lift'))} ({interval}"
+            f"adjusted {_format_p(row['p_value_adjusted'])})"
+        )
+    rationale = (
+        f"{figures}; {_share_phrase(evidence.power)}.{_winners_sentence(evidence)}"
+    )
+    control = evidence.control_variant or "control"
+    targeted = " and ".join(
+        f"{variant} for {label}" for label, variant in evidence.segment_winner_pairs
+    )
+    if config.inconclusive_decision == "stop":
+        action = f"Stop: keep {control}; {name} did not move."
+        if targeted:
+            action = (
+                f"Stop: keep {control}; consider a segment-targeted follow-up of "
+                f"{targeted}."
+            )
+    elif targeted:
+        action = f"Iterate: follow up with a segment-targeted test of {targeted}."
+    else:
+        action = (
+            f"Iterate: rework the treatment (or the MDE) and re-test; {name} "
+            "did not move."
+        )
+    return Verdict(config.inconclusive_decision, "inconclusive", rationale, action)
+
+
+_ORDERED_RULES = (
+    _rule_planned,
+    _rule_data_quality,
+    _rule_waiting,
+    _rule_no_primary,
+    _rule_below_sample,
+    _rule_primary_bad,
+    _rule_primary_good,
+)
+
+
+def evaluate(evidence: Evidence, config: DecisionConfig | None = None) -> Verdict:
+    """Apply the rules in order; the first that fires decides."""
+    config = config or DecisionConfig()
+    for rule in _ORDERED_RULES:
+        verdict = rule(evidence, config)
+        if verdict is not None:
+            return verdict
+    return _rule_inconclusive(evidence, config)
+
+
+def _grouped(frame: pd.DataFrame | None) -> dict[Any, list[dict[str, Any]]]:
+    """Rows of a frame grouped by experiment_id."""
+    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    if frame is not None:
+        for row in _records(frame):
+            groups[row.get("experiment_id")].append(row)
+    return groups
+
+
+def experiment_decisions(
+    experiments: pd.DataFrame,
+    experiment_metrics: pd.DataFrame,
+    experiment_results: pd.DataFrame,
+    segment_results: pd.DataFrame,
+    assignment_balance: pd.DataFrame,
+    experiment_health: pd.DataFrame,
+    experiment_power: pd.DataFrame,
+    config: DecisionConfig | None = None,
+    decided_at: Any = None,
+) -> pd.DataFrame:
+    """One decision per registered experiment.
+
+    Args:
+        experiments: The experiments registry.
+        experiment_metrics: Metrics per experiment with their role.
+        experiment_results: Rows of ``marts.experiment_results``.
+        segment_results: Rows of ``marts.segment_results``.
+        assignment_balance: Rows of ``marts.assignment_balance``.
+        experiment_health: Rows of ``marts.experiment_health``.
+        experiment_power: Rows of ``marts.experiment_power``.
+        config: Rule thresholds (defaults: 90 days, 0.01, iterate).
+        decided_at: The build's as-of time, copied to ``decided_at`` (UTC, to
+            the second); None leaves it null.
+
+    Returns:
+        The columns of ``DECISION_COLUMNS`` in that order and dtype, one row
+        per experiment, sorted by experiment_id.
+    """
+    config = config or DecisionConfig()
+    decided = None if _missing(decided_at) else pd.Timestamp(decided_at)
+    if decided is not None:
+        if decided.tzinfo is not None:
+            decided = decided.tz_convert("UTC").tz_localize(None)
+        decided = decided.floor("s")
+    primaries: dict[Any, list[str]] = defaultdict(list)
+    for row in _records(experiment_metrics):
+        if row.get("role") == "primary":
+            primaries[row.get("experiment_id")].append(row.get("metric_id"))
+    results = _grouped(experiment_results)
+    segments = _grouped(segment_results)
+    balance = _grouped(assignment_balance)
+    health = {k: v[0] for k, v in _grouped(experiment_health).items()}
+    power = {
+        (row.get("experiment_id"), row.get("metric_id")): row
+        for row in _records(experiment_power)
+    }
+
+    rows = []
+    for experiment in _records(experiments):
+        experiment_id = experiment.get("experiment_id")
+        metric_ids = sorted(set(primaries.get(experiment_id, [])), key=str)
+        decisive = metric_ids[0] if metric_ids else None
+        evidence = gather_evidence(
+            experiment,
+            metric_ids,
+            results.get(experiment_id, []),
+            segments.get(experiment_id, []),
+            balance.get(experiment_id, []),
+            health.get(experiment_id),
+            power.get((experiment_id, decisive)),
+            config,
+        )
+        verdict = evaluate(evidence, config)
+        primary = evidence.primary or {}
+        rows.append(
+            {
+                "experiment_id": experiment_id,
+                "decision": verdict.decision,
+                "rule": verdict.rule,
+                "rationale": verdict.rationale,
+                "recommended_action": verdict.recommended_action,
+                "decided_at": decided,
+                "status": evidence.status,
+                "srm_flag": evidence.srm_flag,
+                "data_quality_passed": evidence.data_quality_passed,
+                "primary_metric_id": evidence.primary_metric_id,
+                "primary_variant": primary.get("variant"),
+                "primary_rel_lift": primary.get("rel_lift"),
+                "primary_p_value_adjusted": primary.get("p_value_adjusted"),
+                "primary_direction": primary.get("direction"),
+                "share_of_target": evidence.power.get("share_of_target"),
+                "guardrails_breached": "; ".join(evidence.guardrails_breached) or None,
+                "bad_secondaries": "; ".join(evidence.bad_secondaries) or None,
+                "segment_winners": "; ".join(evidence.segment_winners) or None,
+                "control_variant": evidence.control_variant,
+                "primary_rel_ci_low": primary.get("rel_ci_low"),
+                "primary_rel_ci_high": primary.get("rel_ci_high"),
+                "srm_p_value": evidence.srm_p_value,
+                "multi_variant_share": evidence.multi_variant_share,
+                "units_analysed": evidence.units_analysed,
+                "required_units_total": evidence.power.get("required_units_total"),
+                "projected_days_to_target": evidence.power.get(
+                    "projected_days_to_target"
+                ),
+            }
+        )
+    rows.sort(key=lambda r: str(r["experiment_id"]))
+    return _typed_frame(rows, DECISION_COLUMNS)

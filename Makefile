@@ -15,6 +15,9 @@ DBT_FLAGS := --profiles-dir .
 export DUCKDB_PATH ?= warehouse.duckdb
 DATA ?= data/demo
 DOCS_DIR ?= reports/data_docs
+REPORT_DIR ?= reports
+# Root installs system packages directly; anyone else through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 DEMO_SEED ?= 20241001
 # The demo data ends on 2024-11-01: `make run` builds it as of then, so that
 # "future" and "fresh" mean what they would have meant on that day.
@@ -23,7 +26,7 @@ export XP_AS_OF ?=
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help setup lock demo load build validate run test test-python test-smoke lint format docs clean query
+.PHONY: help setup browser lock demo load build validate report run test test-python test-smoke lint format docs clean query
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -38,6 +41,12 @@ $(VENV)/.installed: requirements.txt requirements.lock pyproject.toml
 	@touch $@
 
 setup: $(VENV)/.installed ## Create .venv with the exact pinned versions
+
+browser: ## Install headless Chromium (Debian package) for the report rendering test
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "==> Installing chromium (Debian) for the report rendering test"; \
+		$(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }; }
 
 lock: setup ## Rewrite requirements.lock from the installed environment
 	@{ echo "# Every package version of the tested environment (pip freeze); see Makefile."; \
@@ -60,25 +69,31 @@ build: setup ## Build everything on the loaded raw data: dbt build, validation g
 		$(DBT) build $(DBT_FLAGS); \
 	fi
 	@$(MAKE) validate
+	@$(MAKE) report
 	@$(PY) -m xpkit.cli summary --database "$(DUCKDB_PATH)"
 
 validate: setup ## Run the Great Expectations gates (data docs in reports/data_docs)
 	@echo "==> Validation gates on $(DUCKDB_PATH)"
 	@$(PY) -m xpkit.validate --database "$(DUCKDB_PATH)" --docs-dir "$(DOCS_DIR)"
 
-run: setup ## Set up, generate demo data, load it and build the warehouse
+report: setup ## Write the static HTML report (reports/index.html) from the warehouse
+	@echo "==> Report from $(DUCKDB_PATH) into $(REPORT_DIR)/"
+	@$(PY) -m xpkit.report --database "$(DUCKDB_PATH)" --out "$(REPORT_DIR)"
+
+run: setup ## Set up, generate demo data, load it, build, validate and report
 	@$(MAKE) demo
 	@$(MAKE) load DATA=data/demo
 	@$(MAKE) build XP_AS_OF="$(DEMO_AS_OF)"
 
 test: setup lint test-python test-smoke ## Run the whole test suite (linters, pytest, the `make run` path)
 
-test-python: setup
+test-python: setup browser
 	@$(VENV)/bin/pytest
 
 # The README's main command end to end, into a scratch warehouse.
 test-smoke: setup
-	@$(MAKE) run DUCKDB_PATH=target/smoke/warehouse.duckdb DOCS_DIR=target/smoke/data_docs
+	@$(MAKE) run DUCKDB_PATH=target/smoke/warehouse.duckdb DOCS_DIR=target/smoke/reports/data_docs \
+		REPORT_DIR=target/smoke/reports
 
 lint: setup ## Lint Python (ruff) and SQL (sqlfluff)
 	@$(VENV)/bin/ruff check src tests

@@ -250,3 +250,26 @@ def test_demo_segment_srm_equals_scipy_and_small_cells_are_suppressed(segment_ta
     assert (segments.is_suppressed == small).all()
     assert segments.loc[small, "p_value"].isna().all()
     assert segments.loc[small, "error_message"].str.contains("suppressed").all()
+
+
+def test_demo_significant_results_agree_with_planted_direction(
+    results_and_oracle, demo_warehouse
+):
+    """No significant result points against the planted truth, and the large
+    planted effects (E001 reply rate, E002 resolution time, E005 engagement)
+    are all found."""
+    results, _ = results_and_oracle
+    planted = {
+        experiment_id: story["planted"]
+        for experiment_id, story in demo_warehouse["truth"]["experiments"].items()
+    }
+    significant = results[results.is_significant.fillna(False).astype(bool)]
+    assert len(significant) >= 5
+    for row in significant.itertuples(index=False):
+        truth = planted[row.experiment_id][row.metric_id]
+        planted_lift = truth[row.variant] - truth[row.control_variant]
+        assert np.sign(row.abs_lift) == np.sign(planted_lift), (
+            row.experiment_id,
+            row.metric_id,
+            row.variant,
+        )

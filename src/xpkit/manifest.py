@@ -14,6 +14,7 @@ Rows are (item_type, item_name, value, row_count). Item types:
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -40,30 +41,37 @@ COLUMNS = {
 
 
 def git_commit(directory: Path | None = None) -> str:
-    """The checked-out commit of `directory` (default: cwd), or "unknown"."""
+    """The checked-out commit of `directory` (default: cwd), or "unknown".
+
+    A ``-dirty`` suffix marks uncommitted changes to tracked files. Read-only:
+    ``--no-optional-locks`` keeps ``git status`` from writing the index.
+    """
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", *args],
+            ["git", "--no-optional-locks", *args],
             cwd=directory,
             capture_output=True,
             text=True,
             check=True,
-            timeout=10,
+            timeout=20,
         ).stdout.strip()
 
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    try:
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        dirty = ""
     return f"{commit}-dirty" if dirty else commit
 
 
-def package_versions() -> dict[str, str]:
-    """Installed version of each package in PACKAGES ("not installed" if absent)."""
+def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str]:
+    """Installed version of each package ("not installed" if absent)."""
     versions = {}
-    for name in PACKAGES:
+    for name in packages:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -8,34 +8,21 @@ plain Python objects (None for SQL NULL).
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from xpkit.manifest import git_commit, package_versions
+
 __all__ = [
-    "PACKAGES",
     "Provenance",
     "WarehouseData",
-    "git_commit",
-    "package_versions",
     "read_warehouse",
 ]
 
-PACKAGES = (
-    "xpkit",
-    "dbt-core",
-    "dbt-duckdb",
-    "duckdb",
-    "pandas",
-    "scipy",
-    "statsmodels",
-)
 
 # Report name -> relations to try in order (the typed staging view first).
 RELATIONS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -167,45 +154,6 @@ def table_digests(con: duckdb.DuckDBPyConnection) -> list[TableDigest]:
         ).fetchone()
         digests.append(TableDigest(f"{schema}.{name}", int(count), str(digest)))
     return digests
-
-
-def git_commit(directory: Path) -> str:
-    """The checked-out commit of ``directory`` ("unknown" outside a git checkout).
-
-    A ``-dirty`` suffix marks uncommitted changes to tracked files. Read-only:
-    ``--no-optional-locks`` keeps ``git status`` from writing the index.
-    """
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "--no-optional-locks", *args],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=20,
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    try:
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        dirty = ""
-    return f"{commit}-dirty" if dirty else commit
-
-
-def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str]:
-    """Installed version of each package ("not installed" when absent)."""
-    versions = {}
-    for name in packages:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def _manifest_digests(data: WarehouseData) -> dict[str, str]:

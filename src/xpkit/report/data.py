@@ -135,10 +135,10 @@ def read_warehouse(con: duckdb.DuckDBPyConnection) -> WarehouseData:
 def table_digests(con: duckdb.DuckDBPyConnection) -> list[TableDigest]:
     """Row count and digest of every base table in the input schemas.
 
-    The digest is the sum over rows of the low 64 bits of the md5 of the row's
-    text, exact in HUGEINT: independent of row order, sensitive to every value
-    and to duplicated rows. It is the formula of the project macro
-    ``table_digest``, so it can be compared with ``marts.build_manifest``.
+    The digest is the sum over rows of DuckDB's 64-bit hash of the row, exact
+    in HUGEINT: independent of row order, sensitive to every value and to
+    duplicated rows. It is the formula of the project macro ``table_digest``,
+    so it can be compared with ``marts.build_manifest``.
     """
     tables = con.execute(
         "select table_schema, table_name from information_schema.tables "
@@ -148,8 +148,7 @@ def table_digests(con: duckdb.DuckDBPyConnection) -> list[TableDigest]:
     digests = []
     for schema, name in tables:
         count, digest = con.execute(
-            "select count(*), cast(coalesce(sum(md5_number_lower("
-            "cast(input_rows as varchar))), 0) as varchar) "
+            "select count(*), cast(coalesce(sum(hash(input_rows)), 0) as varchar) "
             f"from {_quote(schema)}.{_quote(name)} as input_rows"
         ).fetchone()
         digests.append(TableDigest(f"{schema}.{name}", int(count), str(digest)))

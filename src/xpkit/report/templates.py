@@ -149,8 +149,8 @@ MACROS = """
   {% endfor %}
 </ul>
 <h3>Inputs</h3>
-<p class="small muted">Digest: the sum over rows of the low 64 bits of each
-row's md5 (as text), exact: independent of row order, changed by any edited,
+<p class="small muted">Digest: the sum over rows of each row's 64-bit hash
+(DuckDB's hash()), exact: independent of row order, changed by any edited,
 added or removed row. "At build" is the digest marts.build_manifest recorded
 when the marts were built, when that mart exists.</p>
 <div class="scroll"><table>

@@ -15,6 +15,7 @@ DBT_FLAGS := --profiles-dir .
 export DUCKDB_PATH ?= warehouse.duckdb
 DATA ?= data/demo
 DOCS_DIR ?= reports/data_docs
+SCALE ?= S1
 REPORT_DIR ?= reports
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -26,7 +27,7 @@ export XP_AS_OF ?=
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help setup browser lock demo load build validate report run test test-python test-smoke lint format docs clean query
+.PHONY: help setup browser lock demo load build validate report run test test-python test-smoke lint format docs clean query bench
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -49,7 +50,9 @@ browser: ## Install headless Chromium (Debian package) for the report rendering 
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }; }
 
 lock: setup ## Rewrite requirements.lock from the installed environment
-	@{ echo "# Every package version of the tested environment (pip freeze); see Makefile."; \
+	@{ echo "# Every package version of the tested environment (pip freeze); \`make setup\`"; \
+	   echo "# installs requirements.txt under these constraints so a fresh machine gets"; \
+	   echo "# exactly what CI tested. Regenerate with \`make lock\` after changing requirements.txt."; \
 	   $(PIP) freeze --exclude-editable | grep -v '^xpkit'; } > requirements.lock
 
 demo: setup ## Generate the deterministic demo data into data/demo
@@ -58,7 +61,7 @@ demo: setup ## Generate the deterministic demo data into data/demo
 load: setup ## Load raw tables from DATA=<dir> (exposures.*, events.*, units.*)
 	@$(PY) -m xpkit.load "$(DATA)" --database "$(DUCKDB_PATH)"
 
-build: setup ## Build everything on the loaded raw data: dbt build, validation gates
+build: setup ## Build everything on the loaded raw data: dbt build, validation gates, report
 	@echo "==> dbt build on $(DUCKDB_PATH)$(if $(XP_AS_OF), as of $(XP_AS_OF))"
 	@# With XP_UNIT_ID_SALT set, dbt's compiled SQL holds the salt: keep it in a
 	@# scratch target folder that is deleted afterwards, and write no file log.
@@ -96,13 +99,16 @@ test-smoke: setup
 		REPORT_DIR=target/smoke/reports
 
 lint: setup ## Lint Python (ruff) and SQL (sqlfluff)
-	@$(VENV)/bin/ruff check src tests
-	@$(VENV)/bin/ruff format --check src tests
+	@$(VENV)/bin/ruff check src tests bench
+	@$(VENV)/bin/ruff format --check src tests bench
 	@$(VENV)/bin/sqlfluff lint models --nocolor
 
 format: setup ## Apply ruff's formatting
-	@$(VENV)/bin/ruff format src tests
-	@$(VENV)/bin/ruff check --fix src tests
+	@$(VENV)/bin/ruff format src tests bench
+	@$(VENV)/bin/ruff check --fix src tests bench
+
+bench: setup ## Benchmark against the best hand-written query: make bench SCALE=S1 [MEMORY_LIMIT=8GB]
+	@$(PY) bench/run.py --scale $(SCALE) $(if $(MEMORY_LIMIT),--memory-limit $(MEMORY_LIMIT))
 
 docs: setup ## Generate the dbt docs site (target/index.html)
 	@$(DBT) docs generate $(DBT_FLAGS)

@@ -22,9 +22,9 @@ registered_metrics as (
 
 ),
 
-components as (
+metric_parts_mapped as (
 
-    select * from {{ ref('int_metric_components_expanded') }}
+    select * from {{ ref('int_metric_parts_mapped') }}
 
 ),
 
@@ -61,30 +61,16 @@ metric_parts as (
     -- The base metrics each planned metric is computed from: the metric itself
     -- (or a ratio's numerator) and, for ratio metrics, the denominator.
     select
-        planned_metrics.experiment_id,
-        planned_metrics.metric_id,
-        components.event_name,
-        components.aggregation,
-        components.cap_value,
-        1 as is_numerator
-    from planned_metrics
-    inner join components
-        on planned_metrics.experiment_id = components.experiment_id
-        and planned_metrics.numerator_metric_id = components.component_metric_id
-
-    union all
-
-    select
-        planned_metrics.experiment_id,
-        planned_metrics.metric_id,
-        components.event_name,
-        components.aggregation,
-        components.cap_value,
-        0 as is_numerator
-    from planned_metrics
-    inner join components
-        on planned_metrics.experiment_id = components.experiment_id
-        and planned_metrics.denominator_metric_id = components.component_metric_id
+        metric_parts_mapped.experiment_id,
+        metric_parts_mapped.metric_id,
+        metric_parts_mapped.event_name,
+        metric_parts_mapped.aggregation,
+        metric_parts_mapped.cap_value,
+        metric_parts_mapped.is_numerator
+    from metric_parts_mapped
+    inner join planned_metrics
+        on metric_parts_mapped.experiment_id = planned_metrics.experiment_id
+        and metric_parts_mapped.metric_id = planned_metrics.metric_id
 
 ),
 

@@ -9,41 +9,9 @@ unit_metrics as (
 
 ),
 
-registered_metrics as (
-
-    select * from {{ ref('int_registered_metrics_keyed') }}
-
-),
-
-components as (
-
-    select * from {{ ref('int_metric_components_expanded') }}
-
-),
-
 metric_parts as (
 
-    -- Which component feeds which metric: the numerator (or the metric itself)
-    -- and, for ratio metrics, the denominator.
-    select
-        registered_metrics.experiment_metric_key,
-        components.component_key,
-        1 as is_numerator
-    from registered_metrics
-    inner join components
-        on registered_metrics.experiment_id = components.experiment_id
-        and registered_metrics.numerator_metric_id = components.component_metric_id
-
-    union all
-
-    select
-        registered_metrics.experiment_metric_key,
-        components.component_key,
-        0 as is_numerator
-    from registered_metrics
-    inner join components
-        on registered_metrics.experiment_id = components.experiment_id
-        and registered_metrics.denominator_metric_id = components.component_metric_id
+    select * from {{ ref('int_metric_parts_mapped') }}
 
 ),
 

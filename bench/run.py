@@ -32,25 +32,12 @@ sys.path.insert(0, str(REPO / "tests" / "python"))
 
 import generate  # noqa: E402
 
+from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS  # noqa: E402
+
 PY = sys.executable
 BIN = Path(PY).parent
 KEYS = ["experiment_id", "variant", "metric_id"]
-SUMS = [
-    "metric_sum",
-    "metric_sum_squares",
-    "covariate_sum",
-    "covariate_sum_squares",
-    "metric_covariate_sum_product",
-    "denominator_sum",
-    "denominator_sum_squares",
-    "metric_denominator_sum_product",
-    "covariate_denominator_sum",
-    "covariate_denominator_sum_squares",
-    "covariate_covariate_denominator_sum_product",
-    "metric_covariate_denominator_sum_product",
-    "denominator_covariate_sum_product",
-    "denominator_covariate_denominator_sum_product",
-]
+SUMS = list(SUFFICIENT_STATISTIC_COLUMNS)
 RTOL = 1e-9
 # Bump when bench/generate.py changes, so that kept data is regenerated.
 GENERATOR_VERSION = "v1"

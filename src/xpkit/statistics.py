@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "SUFFICIENT_STATISTIC_COLUMNS",
     "Proportion",
     "Ratio",
     "RegressionAdjusted",
@@ -48,6 +49,26 @@ def _sample_covariance(
     if n < 2:
         return None
     return (sum_ab - sum_a * sum_b / n) / (n - 1)
+
+
+# The sum columns of the arm_metrics family (the SQL/Python boundary), in
+# contract order; the last nine are null for non-ratio metrics.
+SUFFICIENT_STATISTIC_COLUMNS = (
+    "metric_sum",
+    "metric_sum_squares",
+    "covariate_sum",
+    "covariate_sum_squares",
+    "metric_covariate_sum_product",
+    "denominator_sum",
+    "denominator_sum_squares",
+    "metric_denominator_sum_product",
+    "covariate_denominator_sum",
+    "covariate_denominator_sum_squares",
+    "covariate_covariate_denominator_sum_product",
+    "metric_covariate_denominator_sum_product",
+    "denominator_covariate_sum_product",
+    "denominator_covariate_denominator_sum_product",
+)
 
 
 @dataclass(frozen=True, slots=True)

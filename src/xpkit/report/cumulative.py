@@ -16,28 +16,12 @@ from datetime import date, datetime
 from typing import Any
 
 from xpkit.frequentist import ComparisonConfig, ComparisonResult, compare
-from xpkit.statistics import from_row
+from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS, from_row
 
 __all__ = ["CumulativePoint", "SUM_COLUMNS", "cumulative_lift"]
 
 # Additive columns of arm_metrics_daily (n_units and every sufficient sum).
-SUM_COLUMNS = (
-    "n_units",
-    "metric_sum",
-    "metric_sum_squares",
-    "covariate_sum",
-    "covariate_sum_squares",
-    "metric_covariate_sum_product",
-    "denominator_sum",
-    "denominator_sum_squares",
-    "metric_denominator_sum_product",
-    "covariate_denominator_sum",
-    "covariate_denominator_sum_squares",
-    "covariate_covariate_denominator_sum_product",
-    "metric_covariate_denominator_sum_product",
-    "denominator_covariate_sum_product",
-    "denominator_covariate_denominator_sum_product",
-)
+SUM_COLUMNS = ("n_units", *SUFFICIENT_STATISTIC_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)

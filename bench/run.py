@@ -4,7 +4,7 @@ pandas peer, on deterministic synthetic data.
     python bench/run.py --scale S1 [--out /tmp/bench] [--keep]
                         [--memory-limit 8GB] [--threads 2] [--dbt-threads N]
                         [--peer auto|yes|no]
-                        [--no-full-build] [--raw-views]
+                        [--no-full-build] [--raw-views] [--refresh]
 
 Steps, each a separate subprocess whose peak RSS is read with os.wait4:
 generate (in-process, not compared), load (`python -m xpkit.load`), reference
@@ -98,6 +98,34 @@ def raw_views_main(argv: list[str]) -> int:
                 f"select * from read_parquet('{path}')"
             )
     return 0
+
+
+def append_day_main(argv: list[str]) -> int:
+    """Child process: append the last day's events again, one day later."""
+    import duckdb
+
+    with duckdb.connect(argv[0]) as con:
+        con.execute(
+            "insert into raw.events "
+            "select unit_id, event_name, event_at + interval 1 day, value "
+            "from raw.events "
+            "where event_at >= (select max(event_at) from raw.events) - interval 1 day"
+        )
+    return 0
+
+
+def count_refreshed_units(database: Path) -> tuple[int, int]:
+    """Units the last refresh recomputed, and all analysed units."""
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        refreshed = con.execute(
+            "select count(*) from intermediate.int_units_to_refresh"
+        ).fetchone()[0]
+        analysed = con.execute(
+            "select count(distinct unit_id) from intermediate.int_assignments_resolved"
+        ).fetchone()[0]
+    return refreshed, analysed
 
 
 def reference_main(argv: list[str]) -> int:
@@ -222,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         return reference_main(argv[1:])
     if argv and argv[0] == "_raw_views":
         return raw_views_main(argv[1:])
+    if argv and argv[0] == "_append_day":
+        return append_day_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", default="S1", choices=sorted(generate.SCALES))
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench"))
@@ -236,6 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer", choices=["auto", "yes", "no"], default="auto")
     parser.add_argument(
         "--no-full-build", action="store_true", help="skip the full dbt build"
+    )
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="after the full build, append a day of events and time `make refresh`",
     )
     parser.add_argument(
         "--raw-views",
@@ -361,9 +396,35 @@ def main(argv: list[str] | None = None) -> int:
             "peer",
         )
 
+    failed = [s["step"] for s in steps if s.get("returncode", 0) != 0]
+    problems = []
+    if "reference query" not in failed and "dbt run +arm_metrics" not in failed:
+        problems = check(database, reference_out, peer_out if run_peer else None)
+
+    refreshed_units = None
+    if args.refresh and not args.no_full_build and not failed:
+        # One more day of events (the last day's, a day later), then the
+        # incremental refresh: after the check, which it would change.
+        step(
+            "append one day of events",
+            [PY, str(HERE / "run.py"), "_append_day", str(database)],
+            "append_day",
+        )
+        step(
+            "dbt build (refresh, +1 day)",
+            dbt + ["build", *dbt_flags, "--vars", "{incremental_refresh: true}"],
+            "dbt_refresh",
+        )
+        refreshed_units = count_refreshed_units(database)
+
     reference_seconds = reference["seconds"] if reference["returncode"] == 0 else None
     print()
     table = print_table(steps, reference_seconds)
+    if refreshed_units:
+        print(
+            f"(refresh recomputed {refreshed_units[0]:,} of {refreshed_units[1]:,} "
+            f"analysed units)"
+        )
     if reference.get("query_seconds"):
         print(
             f"(reference query alone, inside its process: "
@@ -377,9 +438,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {seconds:8.2f} s  {unique_id}")
 
     failed = [s["step"] for s in steps if s.get("returncode", 0) != 0]
-    problems = []
-    if "reference query" not in failed and "dbt run +arm_metrics" not in failed:
-        problems = check(database, reference_out, peer_out if run_peer else None)
     print()
     if problems:
         print(f"MISMATCH ({len(problems)}):")
@@ -399,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         "table": table,
         "problems": problems,
         "failed": failed,
+        "refreshed_units": refreshed_units,
         "top_models": {
             slug: top_models(work / f"run_results_{slug}.json")
             for slug in ("dbt_run_arm_metrics", "dbt_build")

@@ -24,6 +24,10 @@ events as (
     select * from {{ ref('stg_raw__events') }}
     where row_reason_code is null
         and {{ experimentation.only_units_to_refresh('unit_id') }}
+        {%- if not var('check_duplicates', true) %}
+        -- The var check_duplicates is off: no row is treated as a duplicate.
+        and 1 = 0
+        {%- endif %}
 
 ),
 

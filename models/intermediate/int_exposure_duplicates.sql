@@ -20,6 +20,10 @@ exposures as (
     select * from {{ ref('stg_raw__exposures') }}
     where row_reason_code is null
         and {{ experimentation.only_units_to_refresh('unit_id') }}
+        {%- if not var('check_duplicates', true) %}
+        -- The var check_duplicates is off: no row is treated as a duplicate.
+        and 1 = 0
+        {%- endif %}
 
 ),
 

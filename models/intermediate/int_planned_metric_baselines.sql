@@ -28,13 +28,6 @@ metric_parts_mapped as (
 
 ),
 
-events as (
-
-    select * from {{ ref('int_events_classified') }}
-    where reason_code is null
-
-),
-
 planned_metrics as (
 
     select
@@ -53,6 +46,18 @@ planned_metrics as (
     inner join experiment_metrics
         on registered_metrics.experiment_id = experiment_metrics.experiment_id
         and registered_metrics.metric_id = experiment_metrics.metric_id
+
+),
+
+events as (
+
+    -- Only events inside some planned experiment's baseline period: with no
+    -- planned experiment the bound is null and the scan keeps nothing (without
+    -- it, the join order may put every event in a hash table).
+    select * from {{ ref('int_events_classified') }}
+    where reason_code is null
+        and event_at >= (select min(baseline_start_at) from planned_metrics)
+        and event_at < (select max(baseline_end_at) from planned_metrics)
 
 ),
 

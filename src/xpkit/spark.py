@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ import pandas as pd
 import pyarrow as pa
 
 from xpkit import load as raw_load
+from xpkit.decisions import DecisionConfig, experiment_decisions
+from xpkit.power import experiment_power
 from xpkit.results import assignment_balance, experiment_results, segment_results
 
 if TYPE_CHECKING:
@@ -60,6 +63,7 @@ __all__ = [
 SESSION_CONF: dict[str, str] = {
     "spark.master": "local[2]",
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "2",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.ansi.enabled": "false",
@@ -154,7 +158,8 @@ def load_raw_from_duckdb(
             for table in tables:
                 columns = con.execute(
                     "select column_name, data_type from information_schema.columns "
-                    "where table_schema = ? and table_name = ? order by ordinal_position",
+                    "where table_schema = ? and table_name = ? "
+                    "order by ordinal_position",
                     [raw_load.SCHEMA, table],
                 ).fetchall()
                 if not columns:
@@ -206,8 +211,16 @@ def load_raw(
 def read_table(spark: SparkSession, name: str) -> pd.DataFrame:
     """A Spark table as pandas, through Arrow like the DuckDB Python models
     (``relation.to_arrow_table().to_pandas()``), so the package sees the same
-    dtypes on both engines."""
-    return spark.table(name).toArrow().to_pandas()
+    dtypes on both engines. Spark timestamps arrive zoned in UTC; they become
+    naive UTC, as DuckDB's TIMESTAMP columns are."""
+    table = spark.table(name).toArrow()
+    fields = [
+        pa.field(field.name, pa.timestamp(field.type.unit), field.nullable)
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None
+        else field
+        for field in table.schema
+    ]
+    return table.cast(pa.schema(fields)).to_pandas()
 
 
 def _write_table(spark: SparkSession, frame: pd.DataFrame, name: str) -> int:
@@ -221,10 +234,18 @@ def _write_table(spark: SparkSession, frame: pd.DataFrame, name: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The dbt vars the Python marts read (dbt_project.yml, or overrides)."""
+    """The dbt vars the Python marts read (``dbt_project.yml``, or overrides).
+
+    ``as_of`` is the build's as-of time (var ``as_of``, else ``XP_AS_OF``);
+    empty means now, as in the dbt build.
+    """
 
     multiple_testing_correction: str = "holm"
     min_segment_units: int = 10
+    max_days_to_target: float = 90.0
+    max_multi_variant_share: float = 0.01
+    inconclusive_decision: str = "iterate"
+    as_of: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +270,20 @@ REGISTRY = (
     "staging.stg_registry__experiment_variants",
 )
 
-# Mirrors the Python models of the same names: the same package function on
-# the same refs.
+
+def _decisions(frames: Sequence[pd.DataFrame], settings: Settings) -> pd.DataFrame:
+    config = DecisionConfig(
+        max_days_to_target=float(settings.max_days_to_target),
+        max_multi_variant_share=float(settings.max_multi_variant_share),
+        inconclusive_decision=settings.inconclusive_decision,
+    )
+    return experiment_decisions(
+        *frames, config=config, decided_at=settings.as_of or datetime.now(UTC)
+    )
+
+
+# The Python models of python_models/marts/, in dependency order: the same
+# package function on the same refs (and vars) as the model of the same name.
 PYTHON_MARTS: tuple[PythonMart, ...] = (
     PythonMart(
         "assignment_balance",
@@ -261,10 +294,7 @@ PYTHON_MARTS: tuple[PythonMart, ...] = (
         "experiment_results",
         ("marts.arm_metrics", *REGISTRY),
         lambda frames, settings: experiment_results(
-            frames[0],
-            frames[1],
-            frames[2],
-            frames[3],
+            *frames[:4],
             correction=settings.multiple_testing_correction,
             experiment_variants=frames[4],
         ),
@@ -273,35 +303,61 @@ PYTHON_MARTS: tuple[PythonMart, ...] = (
         "segment_results",
         ("marts.arm_metrics_by_segment", *REGISTRY),
         lambda frames, settings: segment_results(
-            frames[0],
-            frames[1],
-            frames[2],
-            frames[3],
-            frames[4],
+            *frames,
             correction=settings.multiple_testing_correction,
             min_units=settings.min_segment_units,
         ),
     ),
+    PythonMart(
+        "experiment_power",
+        (
+            *REGISTRY,
+            "marts.arm_metrics",
+            "marts.arm_metrics_daily",
+            "intermediate.int_planned_metric_baselines",
+        ),
+        lambda frames, settings: experiment_power(*frames),
+    ),
+    PythonMart(
+        "experiment_decisions",
+        (
+            "staging.stg_registry__experiments",
+            "staging.stg_registry__experiment_metrics",
+            "marts.experiment_results",
+            "marts.segment_results",
+            "marts.assignment_balance",
+            "marts.experiment_health",
+            "marts.experiment_power",
+        ),
+        _decisions,
+    ),
 )
 
 
-def project_settings(project_dir: Path, overrides: Mapping[str, Any]) -> Settings:
-    """The vars of ``dbt_project.yml`` the Python marts use, with overrides."""
+def project_settings(
+    project_dir: Path, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """The vars of ``dbt_project.yml`` that the Python marts read, then
+    ``XP_AS_OF`` for an empty ``as_of``, then ``overrides`` (None = keep)."""
     import yaml
 
     with open(Path(project_dir) / "dbt_project.yml", encoding="utf-8") as handle:
         project_vars = (yaml.safe_load(handle) or {}).get("vars") or {}
-    merged = {**project_vars, **{k: v for k, v in overrides.items() if v is not None}}
-    defaults = Settings()
+    values = {
+        name: project_vars[name]
+        for name in Settings.__dataclass_fields__
+        if project_vars.get(name) is not None
+    }
+    values["as_of"] = str(values.get("as_of") or os.environ.get("XP_AS_OF", ""))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    settings = Settings(**values)
     return Settings(
-        multiple_testing_correction=str(
-            merged.get(
-                "multiple_testing_correction", defaults.multiple_testing_correction
-            )
-        ).strip(),
-        min_segment_units=int(
-            merged.get("min_segment_units", defaults.min_segment_units)
-        ),
+        multiple_testing_correction=str(settings.multiple_testing_correction).strip(),
+        min_segment_units=int(settings.min_segment_units),
+        max_days_to_target=float(settings.max_days_to_target),
+        max_multi_variant_share=float(settings.max_multi_variant_share),
+        inconclusive_decision=str(settings.inconclusive_decision).strip(),
+        as_of=str(settings.as_of).strip(),
     )
 
 
@@ -312,7 +368,8 @@ def write_python_marts(
     schema: str = "marts",
 ) -> dict[str, int]:
     """Compute each Python mart from the Spark-built tables and write it to
-    ``<schema>.<name>``; returns the rows written per mart."""
+    ``<schema>.<name>``, in order (later marts read earlier ones); returns the
+    rows written per mart."""
     written: dict[str, int] = {}
     for mart in marts:
         frames = [read_table(spark, name) for name in mart.inputs]
@@ -341,7 +398,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     source = load_parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "data_dir", nargs="?", type=Path, help="folder of exposures.*, events.*, units.*"
+        "data_dir",
+        nargs="?",
+        type=Path,
+        help="folder of exposures.*, events.*, units.*",
     )
     source.add_argument(
         "--from-duckdb", type=Path, help="copy the raw tables of this DuckDB file"

@@ -1,0 +1,120 @@
+"""The engine-parity check itself (tests/python/parity.py) and the Spark
+settings that need no Spark: fast, run by `make test-python`."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import yaml
+from parity import compare_tables
+from warehouse import REPO
+
+from xpkit import spark as xpkit_spark
+
+
+def _arms() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "experiment_id": pd.array(["E1", "E1", "E2"], dtype="string"),
+            "variant": pd.array(["a", "b", None], dtype="string"),
+            "n_units": pd.array([10, 12, 0], dtype="Int64"),
+            "metric_sum": [3.25, 1e-300, float("nan")],
+            "mean": pd.array([0.325, None, None], dtype="Float64"),
+            "is_control": pd.array([True, False, None], dtype="boolean"),
+            "first_at": pd.to_datetime(
+                ["2024-10-01 08:00:00.123456", "2024-10-02 00:00:00.000000", None]
+            ),
+        }
+    )
+
+
+KEYS = ("experiment_id", "variant")
+
+
+def test_compare_tables_equal_up_to_row_order_and_last_bits():
+    left = _arms()
+    right = left.iloc[::-1].reset_index(drop=True)
+    right["metric_sum"] = right["metric_sum"] * (1 + 1e-12)
+    result = compare_tables("arms", left, right, KEYS)
+    assert result.differences == ()
+    assert result.rows == 3
+    assert result.cells == 21
+
+
+@pytest.mark.parametrize(
+    ("column", "row", "value", "expected"),
+    [
+        ("metric_sum", 0, 3.25 * (1 + 2e-9), "arms.metric_sum"),
+        ("metric_sum", 1, 0.0, "arms.metric_sum"),
+        ("metric_sum", 2, 0.0, "arms.metric_sum"),
+        ("n_units", 1, 13, "arms.n_units"),
+        ("mean", 1, 0.0, "arms.mean"),
+        ("mean", 0, None, "arms.mean"),
+        ("is_control", 0, False, "arms.is_control"),
+        ("first_at", 0, pd.Timestamp("2024-10-01 08:00:00.123457"), "arms.first_at"),
+    ],
+)
+def test_compare_tables_detects_a_perturbed_cell(column, row, value, expected):
+    right = _arms()
+    right.loc[row, column] = value
+    result = compare_tables("arms", _arms(), right, KEYS)
+    assert len(result.differences) == 1
+    assert result.differences[0].startswith(expected)
+
+
+def test_compare_tables_detects_missing_rows_columns_and_types():
+    left = _arms()
+    assert compare_tables("arms", left, left.iloc[:2], KEYS).differences
+    assert compare_tables("arms", left, left.drop(columns="mean"), KEYS).differences
+    as_text = left.assign(n_units=left["n_units"].astype("string"))
+    (line,) = compare_tables("arms", left, as_text, KEYS).differences
+    assert "type integer left, text right" in line
+
+
+def test_compare_tables_without_keys_compares_multisets():
+    left = pd.DataFrame({"reason_code": ["a", "a", "b"], "value": [1.0, 1.0, None]})
+    same = left.iloc[[2, 0, 1]].reset_index(drop=True)
+    assert compare_tables("q", left, same).differences == ()
+    other = pd.DataFrame({"reason_code": ["a", "b", "b"], "value": [1.0, 1.0, None]})
+    assert compare_tables("q", left, other).differences
+
+
+def test_spark_session_matches_the_spark_profile():
+    # The loader and the results step must open the session dbt opens.
+    profiles = yaml.safe_load((REPO / "profiles.yml").read_text(encoding="utf-8"))
+    target = profiles["experimentation"]["outputs"]["spark"]
+    assert target["type"] == "spark"
+    assert target["method"] == "session"
+    parameters = {k: str(v) for k, v in target["server_side_parameters"].items()}
+    assert parameters.pop("spark.master").startswith("{{ env_var('XP_SPARK_MASTER'")
+    expected = dict(xpkit_spark.SESSION_CONF)
+    assert expected.pop("spark.master") == "local[2]"
+    assert parameters == expected
+
+
+def test_project_settings_read_the_vars_the_python_models_read(monkeypatch):
+    monkeypatch.setenv("XP_AS_OF", "2024-11-01 12:00:00")
+    settings = xpkit_spark.project_settings(REPO)
+    project_vars = yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"]
+    assert (
+        settings.multiple_testing_correction
+        == project_vars["multiple_testing_correction"]
+    )
+    assert settings.min_segment_units == project_vars["min_segment_units"]
+    assert math.isclose(settings.max_days_to_target, project_vars["max_days_to_target"])
+    assert settings.as_of == "2024-11-01 12:00:00"
+    overridden = xpkit_spark.project_settings(
+        REPO, {"multiple_testing_correction": "bh", "min_segment_units": None}
+    )
+    assert overridden.multiple_testing_correction == "bh"
+    assert overridden.min_segment_units == project_vars["min_segment_units"]
+
+
+def test_every_python_model_has_a_spark_counterpart():
+    models = {path.stem for path in (REPO / "python_models").rglob("*.py")}
+    on_spark = {mart.name for mart in xpkit_spark.PYTHON_MARTS}
+    # build_manifest records DuckDB's version and digests: DuckDB-only.
+    assert models - on_spark == {"build_manifest"}
+    assert on_spark <= models

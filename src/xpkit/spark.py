@@ -39,6 +39,7 @@ import pyarrow as pa
 
 from xpkit import load as raw_load
 from xpkit.decisions import DecisionConfig, experiment_decisions
+from xpkit.manifest import build_manifest
 from xpkit.power import experiment_power
 from xpkit.results import assignment_balance, experiment_results, segment_results
 
@@ -330,6 +331,11 @@ PYTHON_MARTS: tuple[PythonMart, ...] = (
             "marts.experiment_power",
         ),
         _decisions,
+    ),
+    PythonMart(
+        "build_manifest",
+        ("intermediate.int_input_digests",),
+        lambda frames, settings: build_manifest(frames[0], as_of=settings.as_of),
     ),
 )
 

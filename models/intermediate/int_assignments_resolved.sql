@@ -1,6 +1,7 @@
 -- One row per experiment x unit among usable exposures: when the unit was first
 -- exposed, to which arm, and whether it saw more than one variant (then it is
--- excluded from analysis and counted in experiment_health).
+-- excluded from analysis and counted in experiment_health). Units are keyed by
+-- unit_id + arm_key downstream: no row number (a global sort) is needed.
 with
 
 exposures as (
@@ -24,8 +25,14 @@ per_unit as (
         min(exposed_at) as first_exposed_at,
         max(exposed_at) as last_exposed_at,
         count(*) as exposure_count,
-        count(distinct variant) as variant_count,
-        min(variant) as min_variant
+        min(variant) as min_variant,
+        max(variant) as max_variant,
+        max(
+            case
+                when received_treatment then 1
+                when not received_treatment then 0
+            end
+        ) as received_treatment
     from exposures
     group by experiment_id, unit_id
 
@@ -34,16 +41,15 @@ per_unit as (
 resolved as (
 
     select
-        row_number() over (order by per_unit.experiment_id, per_unit.unit_id) as assignment_key,
         per_unit.experiment_id,
         per_unit.unit_id,
-        case when per_unit.variant_count = 1 then per_unit.min_variant end as variant,
-        case when per_unit.variant_count = 1 then arms.arm_key end as arm_key,
+        case when per_unit.min_variant = per_unit.max_variant then per_unit.min_variant end as variant,
+        case when per_unit.min_variant = per_unit.max_variant then arms.arm_key end as arm_key,
         per_unit.first_exposed_at,
         per_unit.last_exposed_at,
         per_unit.exposure_count,
-        per_unit.variant_count,
-        per_unit.variant_count > 1 as is_multi_variant
+        per_unit.min_variant <> per_unit.max_variant as is_multi_variant,
+        per_unit.received_treatment
     from per_unit
     left join arms
         on per_unit.experiment_id = arms.experiment_id

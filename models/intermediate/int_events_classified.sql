@@ -1,5 +1,8 @@
 -- Every raw event row with its final reason code: null = usable, otherwise the
--- first problem found. Staged and quarantined rows both come from here.
+-- first problem found. Staged and quarantined rows both come from here, so they
+-- reconcile with the raw table by construction. A view: the big join reads its
+-- usable rows and the quarantine its others, and no copy of the raw table is
+-- written.
 {%- set negative_ok = var('events_allowing_negative_values', []) %}
 
 -- depends_on: {{ ref('int_registry_problems') }}
@@ -8,6 +11,12 @@ with
 events as (
 
     select * from {{ ref('stg_raw__events') }}
+
+),
+
+duplicates as (
+
+    select * from {{ ref('int_event_duplicates') }}
 
 ),
 
@@ -33,24 +42,71 @@ events_summed_by_metrics as (
 
 ),
 
+single_copies as (
+
+    -- Rows whose key is not duplicated (nearly all): an anti-join against the
+    -- small duplicates table.
+    select
+        events.*,
+        1 as copy_rank
+    from events
+    where events.row_reason_code is not null
+        or not exists (
+            select 1
+            from duplicates
+            where duplicates.unit_id = events.unit_id
+                and duplicates.event_name = events.event_name
+                and duplicates.event_at = events.event_at
+                and {{ experimentation.null_safe_equal('duplicates.value', 'events.value') }}
+        )
+
+),
+
+duplicate_copies as (
+
+    -- Rows of a duplicated key, ranked among their copies: the first is kept.
+    select
+        events.*,
+        row_number() over (
+            partition by events.unit_id, events.event_name, events.event_at, events.value
+            order by events.event_at_raw, events.value_raw
+        ) as copy_rank
+    from events
+    inner join duplicates
+        on events.unit_id = duplicates.unit_id
+        and events.event_name = duplicates.event_name
+        and events.event_at = duplicates.event_at
+        and {{ experimentation.null_safe_equal('events.value', 'duplicates.value') }}
+    where events.row_reason_code is null
+
+),
+
+ranked as (
+
+    select * from single_copies
+    union all
+    select * from duplicate_copies
+
+),
+
 classified as (
 
     select
-        events.unit_id,
-        events.event_name,
-        events.event_at_raw,
-        events.event_at,
-        events.value_raw,
-        events.value,
+        ranked.unit_id,
+        ranked.event_name,
+        ranked.event_at_raw,
+        ranked.event_at,
+        ranked.value_raw,
+        ranked.value,
         case
-            when events.row_reason_code is not null then events.row_reason_code
-            when events.value < 0 and events_summed_by_metrics.event_name is not null
+            when ranked.row_reason_code is not null then ranked.row_reason_code
+            when ranked.value < 0 and events_summed_by_metrics.event_name is not null
                 then 'negative_value'
-            when events.duplicate_rank > 1 then 'duplicate_row'
+            when ranked.copy_rank > 1 then 'duplicate_row'
         end as reason_code
-    from events
+    from ranked
     left join events_summed_by_metrics
-        on events.event_name = events_summed_by_metrics.event_name
+        on ranked.event_name = events_summed_by_metrics.event_name
 
 )
 

@@ -1,12 +1,19 @@
 -- Every raw exposure row with its final reason code: null = usable, otherwise
 -- the first problem found. Staged and quarantined rows both come from here, so
--- they reconcile with the raw table by construction.
+-- they reconcile with the raw table by construction. A view, like
+-- int_events_classified.
 -- depends_on: {{ ref('int_registry_problems') }}
 with
 
 exposures as (
 
     select * from {{ ref('stg_raw__exposures') }}
+
+),
+
+duplicates as (
+
+    select * from {{ ref('int_exposure_duplicates') }}
 
 ),
 
@@ -22,36 +29,88 @@ experiment_variants as (
 
 ),
 
+single_copies as (
+
+    select
+        exposures.*,
+        1 as copy_rank
+    from exposures
+    where exposures.row_reason_code is not null
+        or not exists (
+            select 1
+            from duplicates
+            where duplicates.experiment_id = exposures.experiment_id
+                and duplicates.unit_id = exposures.unit_id
+                and duplicates.variant = exposures.variant
+                and duplicates.exposed_at = exposures.exposed_at
+                and {{ experimentation.null_safe_equal('duplicates.received_treatment', 'exposures.received_treatment') }}
+        )
+
+),
+
+duplicate_copies as (
+
+    select
+        exposures.*,
+        row_number() over (
+            partition by
+                exposures.experiment_id,
+                exposures.unit_id,
+                exposures.variant,
+                exposures.exposed_at,
+                exposures.received_treatment
+            order by exposures.exposed_at_raw
+        ) as copy_rank
+    from exposures
+    inner join duplicates
+        on exposures.experiment_id = duplicates.experiment_id
+        and exposures.unit_id = duplicates.unit_id
+        and exposures.variant = duplicates.variant
+        and exposures.exposed_at = duplicates.exposed_at
+        and {{ experimentation.null_safe_equal('exposures.received_treatment', 'duplicates.received_treatment') }}
+    where exposures.row_reason_code is null
+
+),
+
+ranked as (
+
+    select * from single_copies
+    union all
+    select * from duplicate_copies
+
+),
+
 classified as (
 
     select
-        exposures.experiment_id,
-        exposures.unit_id,
-        exposures.variant,
-        exposures.exposed_at_raw,
-        exposures.exposed_at,
+        ranked.experiment_id,
+        ranked.unit_id,
+        ranked.variant,
+        ranked.exposed_at_raw,
+        ranked.exposed_at,
+        ranked.received_treatment,
         case
-            when exposures.row_reason_code is not null then exposures.row_reason_code
+            when ranked.row_reason_code is not null then ranked.row_reason_code
             when experiments.experiment_id is null then 'unknown_experiment'
             -- A planned experiment has not started: its exposures are a logging
             -- or registry error, whatever their dates.
             when experiments.status = 'planned' then 'planned_experiment'
             when experiment_variants.variant is null then 'unknown_variant'
             when experiments.start_date is null
-                or exposures.exposed_at < cast(experiments.start_date as {{ dbt.type_timestamp() }})
+                or ranked.exposed_at < cast(experiments.start_date as {{ dbt.type_timestamp() }})
                 then 'before_experiment_start'
             when experiments.end_date is not null
-                and exposures.exposed_at
+                and ranked.exposed_at
                 >= {{ dbt.dateadd('day', 1, 'cast(experiments.end_date as ' ~ dbt.type_timestamp() ~ ')') }}
                 then 'after_experiment_end'
-            when exposures.duplicate_rank > 1 then 'duplicate_row'
+            when ranked.copy_rank > 1 then 'duplicate_row'
         end as reason_code
-    from exposures
+    from ranked
     left join experiments
-        on exposures.experiment_id = experiments.experiment_id
+        on ranked.experiment_id = experiments.experiment_id
     left join experiment_variants
-        on exposures.experiment_id = experiment_variants.experiment_id
-        and exposures.variant = experiment_variants.variant
+        on ranked.experiment_id = experiment_variants.experiment_id
+        and ranked.variant = experiment_variants.variant
 
 )
 

@@ -1,6 +1,7 @@
 -- One row per analysed unit x registered metric with at least one event: m and
 -- x from the metric (or a ratio's numerator), d and w from a ratio's
--- denominator. Feeds arm_metrics and arm_metrics_by_segment.
+-- denominator. The unit-level table of the project: arm_metrics,
+-- arm_metrics_by_segment, arm_metrics_daily and the unit-level analyses read it.
 with
 
 unit_metrics as (
@@ -18,7 +19,7 @@ metric_parts as (
 pivoted as (
 
     select
-        unit_metrics.assignment_key,
+        unit_metrics.unit_id,
         unit_metrics.arm_key,
         metric_parts.experiment_metric_key,
         sum(case when metric_parts.is_numerator = 1 then unit_metrics.metric_value else 0 end) as m,
@@ -29,7 +30,7 @@ pivoted as (
     inner join metric_parts
         on unit_metrics.component_key = metric_parts.component_key
     group by
-        unit_metrics.assignment_key,
+        unit_metrics.unit_id,
         unit_metrics.arm_key,
         metric_parts.experiment_metric_key
 

@@ -1,8 +1,11 @@
 -- The only big join: usable events x analysed units, kept when the event falls in
 -- the unit's CUPED pre-period [fe - lookback, fe) or analysis window
--- [fe, fe + window) cut at the end date. Sparse: one row per unit x component
--- with at least one such event; units without events are zeros by omission, and
--- arm sizes come from int_assignments_resolved.
+-- [fe, fe + window) cut at the end date. Windows are per experiment, so each
+-- assignment carries its own [window_start_at, window_end_at) and the join is
+-- on unit_id with the range in the join condition. Events are summed once per
+-- unit x event name (count and value sum, pre and post) and only then turned
+-- into component values, so an event feeding several metrics is read once.
+-- Sparse: units without events are zeros by omission.
 with
 
 events as (
@@ -26,75 +29,114 @@ components as (
 
 ),
 
-events_in_windows as (
+experiment_windows as (
 
-    select
-        assignments.assignment_key,
-        assignments.arm_key,
-        components.component_key,
-        case when events.event_at >= assignments.first_exposed_at then 1 else 0 end as is_post_period,
-        events.value
-    from events
-    inner join components
-        on events.event_name = components.event_name
-    inner join assignments
-        on events.unit_id = assignments.unit_id
-        and components.experiment_id = assignments.experiment_id
-    where events.event_at
-        >= {{ dbt.dateadd('day', '-components.cuped_lookback_days', 'assignments.first_exposed_at') }}
-        and events.event_at
-        < {{ dbt.dateadd('day', 'components.analysis_window_days', 'assignments.first_exposed_at') }}
-        and (
-            components.window_cutoff_at is null
-            or events.event_at < components.window_cutoff_at
-        )
+    select distinct
+        experiment_id,
+        analysis_window_days,
+        cuped_lookback_days,
+        window_cutoff_at
+    from components
 
 ),
 
-aggregated as (
+windowed_assignments as (
 
     select
-        assignment_key,
-        arm_key,
-        component_key,
-        cast(sum(is_post_period) as {{ dbt.type_bigint() }}) as post_event_count,
-        sum(case when is_post_period = 1 then value end) as post_value_sum,
-        cast(sum(1 - is_post_period) as {{ dbt.type_bigint() }}) as pre_event_count,
-        sum(case when is_post_period = 0 then value end) as pre_value_sum
-    from events_in_windows
-    group by assignment_key, arm_key, component_key
+        assignments.unit_id,
+        assignments.arm_key,
+        assignments.experiment_id,
+        assignments.first_exposed_at,
+        {{ dbt.dateadd('day', '-experiment_windows.cuped_lookback_days', 'assignments.first_exposed_at') }}
+            as window_start_at,
+        case
+            when experiment_windows.window_cutoff_at is not null
+                and experiment_windows.window_cutoff_at
+                < {{ dbt.dateadd('day', 'experiment_windows.analysis_window_days', 'assignments.first_exposed_at') }}
+                then experiment_windows.window_cutoff_at
+            else {{ dbt.dateadd('day', 'experiment_windows.analysis_window_days', 'assignments.first_exposed_at') }}
+        end as window_end_at
+    from assignments
+    inner join experiment_windows
+        on assignments.experiment_id = experiment_windows.experiment_id
+
+),
+
+metric_events as (
+
+    -- Only events some registered metric reads.
+    select
+        unit_id,
+        event_name,
+        event_at,
+        value
+    from events
+    where event_name in (select event_name from components)
+
+),
+
+event_sums as (
+
+    select
+        windowed_assignments.unit_id,
+        windowed_assignments.arm_key,
+        windowed_assignments.experiment_id,
+        metric_events.event_name,
+        cast(sum(
+            case when metric_events.event_at >= windowed_assignments.first_exposed_at then 1 else 0 end
+        ) as {{ dbt.type_bigint() }}) as post_event_count,
+        sum(
+            case when metric_events.event_at >= windowed_assignments.first_exposed_at then metric_events.value end
+        ) as post_value_sum,
+        cast(sum(
+            case when metric_events.event_at < windowed_assignments.first_exposed_at then 1 else 0 end
+        ) as {{ dbt.type_bigint() }}) as pre_event_count,
+        sum(
+            case when metric_events.event_at < windowed_assignments.first_exposed_at then metric_events.value end
+        ) as pre_value_sum
+    from metric_events
+    inner join windowed_assignments
+        on metric_events.unit_id = windowed_assignments.unit_id
+        and metric_events.event_at >= windowed_assignments.window_start_at
+        and metric_events.event_at < windowed_assignments.window_end_at
+    group by
+        windowed_assignments.unit_id,
+        windowed_assignments.arm_key,
+        windowed_assignments.experiment_id,
+        metric_events.event_name
 
 ),
 
 valued as (
 
     select
-        aggregated.assignment_key,
-        aggregated.arm_key,
-        aggregated.component_key,
-        aggregated.post_event_count,
-        aggregated.pre_event_count,
+        event_sums.unit_id,
+        event_sums.arm_key,
+        components.component_key,
+        event_sums.post_event_count,
+        event_sums.pre_event_count,
         components.cap_value,
         cast(
             {{ experimentation.base_metric_value(
-                'components.aggregation', 'aggregated.post_event_count', 'aggregated.post_value_sum') }}
+                'components.aggregation', 'event_sums.post_event_count', 'event_sums.post_value_sum') }}
             as {{ experimentation.type_double() }}
         ) as uncapped_metric_value,
         cast(
             {{ experimentation.base_metric_value(
-                'components.aggregation', 'aggregated.pre_event_count', 'aggregated.pre_value_sum') }}
+                'components.aggregation', 'event_sums.pre_event_count', 'event_sums.pre_value_sum') }}
             as {{ experimentation.type_double() }}
         ) as uncapped_covariate_value
-    from aggregated
+    from event_sums
     inner join components
-        on aggregated.component_key = components.component_key
+        on event_sums.experiment_id = components.experiment_id
+        and event_sums.event_name = components.event_name
 
 ),
 
 capped as (
 
     select
-        assignment_key,
+        unit_id,
         arm_key,
         component_key,
         post_event_count,

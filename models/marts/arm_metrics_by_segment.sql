@@ -47,7 +47,7 @@ assignment_segments as (
     -- Every analysed unit in every dimension; units without attributes are
     -- '(missing)', so segment sizes add up to the arm size in each dimension.
     select
-        assignments.assignment_key,
+        assignments.unit_id,
         assignments.arm_key,
         assignments.experiment_id,
         dimensions.segment_dimension,
@@ -92,7 +92,8 @@ segment_sums as (
         {{ experimentation.sufficient_statistic_sums() }}
     from unit_metrics
     inner join assignment_segments
-        on unit_metrics.assignment_key = assignment_segments.assignment_key
+        on unit_metrics.unit_id = assignment_segments.unit_id
+        and unit_metrics.arm_key = assignment_segments.arm_key
     group by
         assignment_segments.arm_key,
         unit_metrics.experiment_metric_key,

@@ -32,7 +32,7 @@ registered_metrics as (
 assignment_days as (
 
     select
-        assignment_key,
+        unit_id,
         arm_key,
         cast(first_exposed_at as date) as exposure_date
     from assignments
@@ -59,7 +59,8 @@ day_sums as (
         {{ experimentation.sufficient_statistic_sums() }}
     from unit_metrics
     inner join assignment_days
-        on unit_metrics.assignment_key = assignment_days.assignment_key
+        on unit_metrics.unit_id = assignment_days.unit_id
+        and unit_metrics.arm_key = assignment_days.arm_key
     group by
         assignment_days.arm_key,
         assignment_days.exposure_date,

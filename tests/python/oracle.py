@@ -120,9 +120,8 @@ def usable_events(events: pd.DataFrame, registry: Registry, now: pd.Timestamp):
     summed = registry.metrics.loc[registry.metrics.aggregation == "sum", "event_name"]
     keep &= ~(frame.event_name.isin(set(summed)) & (frame.value < 0)).fillna(False)
     frame = frame[keep.fillna(False).astype(bool)]
-    frame = frame.drop_duplicates(
-        subset=["unit_id", "event_name", "ts_text", "value_text"]
-    )
+    # Exact duplicates: the same unit, event, instant and value (as parsed).
+    frame = frame.drop_duplicates(subset=["unit_id", "event_name", "ts", "value"])
     return frame[["unit_id", "event_name", "ts", "value"]]
 
 

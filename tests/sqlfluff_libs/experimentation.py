@@ -67,3 +67,23 @@ def arm_statistic_columns(with_moments=True):
 
 def pseudonymised_unit_id(expression):
     return f"cast({expression} as varchar)"
+
+
+def column_data_type(relation, column_name):
+    return ""
+
+
+def has_column(relation, column_name):
+    return False
+
+
+def timestamp_utc_column(relation, column_name):
+    return f"try_cast({column_name} as timestamp)"
+
+
+def double_column(relation, column_name):
+    return f"try_cast({column_name} as double)"
+
+
+def null_safe_equal(left, right):
+    return f"({left} is not distinct from {right})"

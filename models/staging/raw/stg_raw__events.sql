@@ -1,10 +1,13 @@
--- Typed raw events with the row-level problems that need no registry; the
--- registry checks and the final reason code are in int_events_classified.
+-- Typed raw events with the problems that can be seen from the row alone; the
+-- registry checks, duplicates and the final reason code are in
+-- int_events_classified. A view: its text columns cost nothing unless a
+-- consumer (the quarantine) selects them.
+{%- set events_relation = source('raw', 'events') %}
 with
 
 events as (
 
-    select * from {{ source('raw', 'events') }}
+    select * from {{ events_relation }}
 
 ),
 
@@ -14,9 +17,9 @@ typed as (
         {{ experimentation.pseudonymised_unit_id('unit_id') }} as unit_id,
         cast(event_name as {{ dbt.type_string() }}) as event_name,
         cast(event_at as {{ dbt.type_string() }}) as event_at_raw,
-        {{ experimentation.parse_timestamp_utc('event_at') }} as event_at,
+        {{ experimentation.timestamp_utc_column(events_relation, 'event_at') }} as event_at,
         cast(value as {{ dbt.type_string() }}) as value_raw,
-        {{ experimentation.try_cast('value', experimentation.type_double()) }} as value
+        {{ experimentation.double_column(events_relation, 'value') }} as value
     from events
 
 ),
@@ -38,15 +41,12 @@ flagged as (
                 then 'future_timestamp'
             -- A blank value is a missing one. NaN and infinities fail the range
             -- test on DuckDB and Spark alike; beyond 1e100 the sums of squares
-            -- in arm_metrics could overflow.
-            when not {{ experimentation.is_blank('value_raw') }}
-                and (value is null or not value between -1e100 and 1e100)
+            -- in arm_metrics could overflow. (The text test comes second, so
+            -- it runs only on the rare rows without a usable number.)
+            when (value is null or not value between -1e100 and 1e100)
+                and not {{ experimentation.is_blank('value_raw') }}
                 then 'invalid_value'
-        end as row_reason_code,
-        row_number() over (
-            partition by unit_id, event_name, event_at_raw, value_raw
-            order by event_at_raw
-        ) as duplicate_rank
+        end as row_reason_code
     from typed
 
 )

@@ -1,10 +1,13 @@
--- Typed raw exposures with the row-level problems that need no registry; the
--- registry checks and the final reason code are in int_exposures_classified.
+-- Typed raw exposures with the problems that can be seen from the row alone;
+-- the registry checks, duplicates and the final reason code are in
+-- int_exposures_classified.
+{%- set exposures_relation = source('raw', 'exposures') %}
+{%- set has_received_treatment = experimentation.has_column(exposures_relation, 'received_treatment') %}
 with
 
 exposures as (
 
-    select * from {{ source('raw', 'exposures') }}
+    select * from {{ exposures_relation }}
 
 ),
 
@@ -15,7 +18,12 @@ typed as (
         {{ experimentation.pseudonymised_unit_id('unit_id') }} as unit_id,
         cast(variant as {{ dbt.type_string() }}) as variant,
         cast(exposed_at as {{ dbt.type_string() }}) as exposed_at_raw,
-        {{ experimentation.parse_timestamp_utc('exposed_at') }} as exposed_at
+        {{ experimentation.timestamp_utc_column(exposures_relation, 'exposed_at') }} as exposed_at,
+        {%- if has_received_treatment %}
+        {{ experimentation.try_cast('received_treatment', dbt.type_boolean()) }} as received_treatment
+        {%- else %}
+        cast(null as {{ dbt.type_boolean() }}) as received_treatment
+        {%- endif %}
     from exposures
 
 ),
@@ -36,11 +44,7 @@ flagged as (
                 then 'invalid_timestamp'
             when exposed_at > {{ dbt.dateadd('hour', var('future_tolerance_hours', 24), experimentation.build_time()) }}
                 then 'future_timestamp'
-        end as row_reason_code,
-        row_number() over (
-            partition by experiment_id, unit_id, variant, exposed_at_raw
-            order by exposed_at_raw
-        ) as duplicate_rank
+        end as row_reason_code
     from typed
 
 )

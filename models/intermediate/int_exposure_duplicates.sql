@@ -1,0 +1,28 @@
+-- Keys of exact duplicate exposures: the same experiment, unit, variant,
+-- timestamp (as a UTC instant) and received_treatment on more than one
+-- otherwise usable raw row. Usually empty; see int_event_duplicates.
+with
+
+exposures as (
+
+    select * from {{ ref('stg_raw__exposures') }}
+    where row_reason_code is null
+
+),
+
+duplicated as (
+
+    select
+        experiment_id,
+        unit_id,
+        variant,
+        exposed_at,
+        received_treatment,
+        count(*) as row_count
+    from exposures
+    group by experiment_id, unit_id, variant, exposed_at, received_treatment
+    having count(*) > 1
+
+)
+
+select * from duplicated

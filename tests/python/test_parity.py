@@ -1,17 +1,11 @@
-"""The engine-parity check itself (tests/python/parity.py) and the Spark
-settings that need no Spark: fast, run by `make test-python`."""
+"""The engine-parity check itself (tests/python/parity.py): it must catch any
+difference test_spark_parity.py could meet. Fast, run by `make test-python`."""
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import pytest
-import yaml
 from parity import compare_tables
-from warehouse import REPO
-
-from xpkit import spark as xpkit_spark
 
 
 def _arms() -> pd.DataFrame:
@@ -79,40 +73,3 @@ def test_compare_tables_without_keys_compares_multisets():
     assert compare_tables("q", left, same).differences == ()
     other = pd.DataFrame({"reason_code": ["a", "b", "b"], "value": [1.0, 1.0, None]})
     assert compare_tables("q", left, other).differences
-
-
-def test_spark_session_matches_the_spark_profile():
-    # The loader and the results step must open the session dbt opens.
-    profiles = yaml.safe_load((REPO / "profiles.yml").read_text(encoding="utf-8"))
-    target = profiles["experimentation"]["outputs"]["spark"]
-    assert target["type"] == "spark"
-    assert target["method"] == "session"
-    parameters = {k: str(v) for k, v in target["server_side_parameters"].items()}
-    assert parameters.pop("spark.master").startswith("{{ env_var('XP_SPARK_MASTER'")
-    expected = dict(xpkit_spark.SESSION_CONF)
-    assert expected.pop("spark.master") == "local[2]"
-    assert parameters == expected
-
-
-def test_project_settings_read_the_vars_the_python_models_read(monkeypatch):
-    monkeypatch.setenv("XP_AS_OF", "2024-11-01 12:00:00")
-    settings = xpkit_spark.project_settings(REPO)
-    project_vars = yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"]
-    assert (
-        settings.multiple_testing_correction
-        == project_vars["multiple_testing_correction"]
-    )
-    assert settings.min_segment_units == project_vars["min_segment_units"]
-    assert math.isclose(settings.max_days_to_target, project_vars["max_days_to_target"])
-    assert settings.as_of == "2024-11-01 12:00:00"
-    overridden = xpkit_spark.project_settings(
-        REPO, {"multiple_testing_correction": "bh", "min_segment_units": None}
-    )
-    assert overridden.multiple_testing_correction == "bh"
-    assert overridden.min_segment_units == project_vars["min_segment_units"]
-
-
-def test_every_python_model_has_a_spark_counterpart():
-    models = {path.stem for path in (REPO / "python_models").rglob("*.py")}
-    on_spark = [mart.name for mart in xpkit_spark.PYTHON_MARTS]
-    assert sorted(on_spark) == sorted(models)

@@ -202,7 +202,9 @@ def load_raw(
     """
     scratch = Path(tempfile.mkdtemp(prefix="xpkit-spark-raw-"))
     try:
-        database = scratch / "raw.duckdb"
+        # Not raw.duckdb: DuckDB names the catalog after the file, and a catalog
+        # called raw would clash with the schema raw.
+        database = scratch / "scratch.duckdb"
         raw_load.load_raw(Path(data_dir), database, quiet=True)
         return load_raw_from_duckdb(spark, database, schema=schema)
     finally:

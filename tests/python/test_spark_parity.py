@@ -1,7 +1,7 @@
 """Engine parity: the demo data built on Spark gives DuckDB's figures.
 
-The same raw tables (the DuckDB demo warehouse's, copied by
-``python -m xpkit.spark load``) are built with ``dbt build --target spark``;
+The demo files are loaded into Spark by ``python -m xpkit.spark load`` (which
+types them with the DuckDB loader's rules) and built with ``dbt build --target spark``;
 ``xpkit.spark`` then writes the Python marts on Spark. Every row and column of
 the marts, the quarantine tables and the raw tables must equal the DuckDB
 build: text, booleans, timestamps and counts exactly, floating-point numbers to
@@ -101,7 +101,8 @@ def spark_build(demo_warehouse, tmp_path_factory):
 
     started = time.perf_counter()
     python = str(BIN / "python")
-    load = [python, "-m", "xpkit.spark", "load", "--from-duckdb", str(duckdb_file)]
+    # The demo files, read by the same loader as the DuckDB build's.
+    load = [python, "-m", "xpkit.spark", "load", str(demo_warehouse["work"] / "data")]
     _say(run(load, project, duckdb_file, work, env).strip().replace("\n", "; "))
     timings["load raw tables into Spark"] = time.perf_counter() - started
 

@@ -50,9 +50,12 @@ __all__ = [
     "PYTHON_MARTS",
     "SESSION_CONF",
     "PythonMart",
+    "Settings",
+    "SparkError",
     "load_raw",
     "load_raw_from_duckdb",
     "main",
+    "project_settings",
     "read_table",
     "session",
     "write_python_marts",
@@ -81,11 +84,11 @@ SPARK_TYPES: dict[str, str] = {
     "TIMESTAMP": "timestamp",
     "DATE": "date",
     "DOUBLE": "double",
-    "FLOAT": "double",
+    "FLOAT": "float",
     "BIGINT": "bigint",
     "INTEGER": "int",
-    "SMALLINT": "int",
-    "TINYINT": "int",
+    "SMALLINT": "smallint",
+    "TINYINT": "tinyint",
     "BOOLEAN": "boolean",
 }
 
@@ -228,7 +231,16 @@ def read_table(spark: SparkSession, name: str) -> pd.DataFrame:
 
 def _write_table(spark: SparkSession, frame: pd.DataFrame, name: str) -> int:
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    # pandas' string dtype arrives as large_string, which Spark reads as string.
+    # A column pandas could not type (all null, object dtype) becomes text:
+    # Parquet tables cannot hold Spark's void type.
+    table = table.cast(
+        pa.schema(
+            pa.field(field.name, pa.string(), True)
+            if pa.types.is_null(field.type)
+            else field
+            for field in table.schema
+        )
+    )
     spark_frame = spark.createDataFrame(table)
     spark.sql(f"drop table if exists {name}")
     spark_frame.write.format("parquet").saveAsTable(name)

@@ -111,7 +111,7 @@ def spark_build(demo_warehouse, tmp_path_factory):
     log = run(dbt, project, duckdb_file, work, env)
     timings["dbt build --target spark"] = time.perf_counter() - started
     done = next(line for line in log.splitlines() if "Done. PASS=" in line)
-    _say("dbt on Spark: " + re.sub(r"\x1b\[[0-9;]*m", "", done).strip())
+    _say("dbt on Spark: " + re.sub(r"\x1b\[[0-9;]*m", "", done).split("Done.")[-1])
 
     # The results step and the reads run in this process: one more Spark
     # session, started in the project folder so it opens the same metastore.

@@ -12,6 +12,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 DBT := $(VENV)/bin/dbt
 DBT_FLAGS := --profiles-dir .
+DBT_BUILD_ARGS ?=
 export DUCKDB_PATH ?= warehouse.duckdb
 DATA ?= data/demo
 DOCS_DIR ?= reports/data_docs
@@ -33,7 +34,7 @@ $(SPARK_TARGETS): export SPARK_LOCAL_IP ?= 127.0.0.1
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help setup browser lock demo load build validate report run test test-python test-smoke lint format docs clean query bench \
+.PHONY: help setup browser lock demo load build refresh validate report run test test-python test-smoke lint format docs clean query bench \
 	spark-setup test-spark spark-load spark-build spark-results spark-run
 
 help: ## List the targets
@@ -82,13 +83,16 @@ build: setup ## Build everything on the loaded raw data: dbt build, validation g
 	@# scratch target folder that is deleted afterwards, and write no file log.
 	@if [ -n "$${XP_UNIT_ID_SALT:-}" ]; then \
 		scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
-		DBT_TARGET_PATH="$$scratch" $(DBT) build $(DBT_FLAGS) --log-level-file none; \
+		DBT_TARGET_PATH="$$scratch" $(DBT) build $(DBT_FLAGS) $(DBT_BUILD_ARGS) --log-level-file none; \
 	else \
-		$(DBT) build $(DBT_FLAGS); \
+		$(DBT) build $(DBT_FLAGS) $(DBT_BUILD_ARGS); \
 	fi
 	@$(MAKE) validate
 	@$(MAKE) report
 	@$(PY) -m xpkit.cli summary --database "$(DUCKDB_PATH)"
+
+refresh: setup ## Incremental build after appending raw data: recompute only units with new rows
+	@$(MAKE) build DBT_BUILD_ARGS="--vars '{incremental_refresh: true}'"
 
 validate: setup ## Run the Great Expectations gates (data docs in reports/data_docs)
 	@echo "==> Validation gates on $(DUCKDB_PATH)"

@@ -1,13 +1,25 @@
+{{
+    config(
+        materialized='incremental' if target.type == 'duckdb' else 'table',
+        incremental_strategy='append',
+        full_refresh=not experimentation.incremental_refresh_enabled(),
+        pre_hook=["{{ experimentation.delete_units_to_refresh() }}"],
+    )
+}}
 -- One row per experiment x unit among usable exposures: when the unit was first
 -- exposed, to which arm, and whether it saw more than one variant (then it is
 -- excluded from analysis and counted in experiment_health). Units are keyed by
 -- unit_id + arm_key downstream: no row number (a global sort) is needed.
+-- Incremental (`make refresh`): only the units in int_units_to_refresh are
+-- recomputed, from all their exposures.
+-- depends_on: {{ ref('int_units_to_refresh') }}
 with
 
 exposures as (
 
     select * from {{ ref('int_exposures_classified') }}
     where reason_code is null
+        and {{ experimentation.only_units_to_refresh('unit_id') }}
 
 ),
 

@@ -1,13 +1,25 @@
+{{
+    config(
+        materialized='incremental' if target.type == 'duckdb' else 'table',
+        incremental_strategy='append',
+        full_refresh=not experimentation.incremental_refresh_enabled(),
+        pre_hook=["{{ experimentation.delete_units_to_refresh() }}"],
+    )
+}}
 -- Keys of exact duplicate events: the same unit, event name, timestamp (as a UTC
 -- instant) and value on more than one otherwise usable raw row. Usually empty;
 -- computed once with a group-by (cheaper than ranking every row with a window),
--- so that int_events_classified ranks only the rows of these keys.
+-- so that int_events_classified ranks only the rows of these keys. Incremental
+-- (`make refresh`): only the keys of the units in int_units_to_refresh are
+-- recomputed, since a duplicate always belongs to one unit.
+-- depends_on: {{ ref('int_units_to_refresh') }}
 with
 
 events as (
 
     select * from {{ ref('stg_raw__events') }}
     where row_reason_code is null
+        and {{ experimentation.only_units_to_refresh('unit_id') }}
 
 ),
 

@@ -5,7 +5,9 @@
 -- on unit_id with the range in the join condition. Events are summed once per
 -- unit x event name (count and value sum, pre and post) and only then turned
 -- into component values, so an event feeding several metrics is read once.
--- Sparse: units without events are zeros by omission.
+-- Sparse: units without events are zeros by omission. During an incremental
+-- refresh (`make refresh`) only the units in int_units_to_refresh are joined:
+-- the view is the step that feeds int_unit_metrics_pivoted, not a table to query.
 with
 
 events as (
@@ -15,11 +17,21 @@ events as (
 
 ),
 
+units_to_refresh as (
+
+    select * from {{ ref('int_units_to_refresh') }}
+
+),
+
 assignments as (
 
     select * from {{ ref('int_assignments_resolved') }}
     where not is_multi_variant
         and arm_key is not null
+        and (
+            not exists (select 1 from units_to_refresh)
+            or unit_id in (select unit_id from units_to_refresh)
+        )
 
 ),
 
@@ -93,7 +105,8 @@ event_sums as (
         ) as {{ dbt.type_bigint() }}) as pre_event_count,
         sum(
             case when metric_events.event_at < windowed_assignments.first_exposed_at then metric_events.value end
-        ) as pre_value_sum
+        ) as pre_value_sum,
+        max(metric_events.event_at) as last_event_at
     from metric_events
     inner join windowed_assignments
         on metric_events.unit_id = windowed_assignments.unit_id
@@ -115,6 +128,7 @@ valued as (
         components.component_key,
         event_sums.post_event_count,
         event_sums.pre_event_count,
+        event_sums.last_event_at,
         components.cap_value,
         cast(
             {{ experimentation.base_metric_value(
@@ -141,6 +155,7 @@ capped as (
         component_key,
         post_event_count,
         pre_event_count,
+        last_event_at,
         case
             when uncapped_metric_value > cap_value then cap_value
             else uncapped_metric_value

@@ -8,11 +8,15 @@ def model(dbt, session):
     from datetime import UTC, datetime
 
     from xpkit.decisions import DecisionConfig, experiment_decisions
+    from xpkit.sequential import experiment_list
 
     config = DecisionConfig(
         max_days_to_target=float(dbt.config.get("max_days_to_target")),
         max_multi_variant_share=float(dbt.config.get("max_multi_variant_share")),
         inconclusive_decision=str(dbt.config.get("inconclusive_decision")).strip(),
+        sequential_experiments=frozenset(
+            experiment_list(dbt.config.get("sequential_experiments"))
+        ),
     )
     # The build's as-of time: the var as_of (env XP_AS_OF) when set, else now.
     # (YAML cannot carry run_started_at: partial parsing would keep the value
@@ -29,4 +33,5 @@ def model(dbt, session):
         dbt.ref("experiment_power").to_arrow_table().to_pandas(),
         config=config,
         decided_at=as_of or datetime.now(UTC),
+        daily_results=dbt.ref("daily_results").to_arrow_table().to_pandas(),
     )

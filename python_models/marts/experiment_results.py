@@ -5,6 +5,7 @@ registry, and calls xpkit.results.experiment_results."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    from xpkit.bayesian import Prior
     from xpkit.results import experiment_results
 
     return experiment_results(
@@ -13,6 +14,9 @@ def model(dbt, session):
         dbt.ref("stg_registry__metrics").to_arrow_table().to_pandas(),
         dbt.ref("stg_registry__experiment_metrics").to_arrow_table().to_pandas(),
         correction=dbt.config.get("multiple_testing_correction"),
+        prior=Prior.from_vars(
+            dbt.config.get("bayesian_prior_mean"), dbt.config.get("bayesian_prior_sd")
+        ),
         experiment_variants=(
             dbt.ref("stg_registry__experiment_variants").to_arrow_table().to_pandas()
         ),

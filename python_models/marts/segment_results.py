@@ -5,6 +5,7 @@ Thin: reads arm_metrics_by_segment and the registry, calls xpkit."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    from xpkit.bayesian import Prior
     from xpkit.results import segment_results
 
     return segment_results(
@@ -14,5 +15,8 @@ def model(dbt, session):
         dbt.ref("stg_registry__experiment_metrics").to_arrow_table().to_pandas(),
         dbt.ref("stg_registry__experiment_variants").to_arrow_table().to_pandas(),
         correction=dbt.config.get("multiple_testing_correction"),
+        prior=Prior.from_vars(
+            dbt.config.get("bayesian_prior_mean"), dbt.config.get("bayesian_prior_sd")
+        ),
         min_units=int(dbt.config.get("min_segment_units")),
     )

@@ -20,7 +20,11 @@ metric by metric_id when several are registered):
 - a *bad secondary*: a secondary metric (or another primary metric) of the
   best variant that is significantly bad overall;
 - *segment winners*: per segment, the significantly good variant with the
-  largest lift on the decisive primary metric.
+  largest lift on the decisive primary metric;
+- a *sequential call*: for an experiment in sequential mode (dbt var
+  ``sequential_experiments``), the decisive primary metric's always-valid
+  result on the latest day of ``daily_results``. Below the planned sample, a
+  running experiment is decided early only on it (``_early_decision_allowed``).
 """
 
 from __future__ import annotations
@@ -119,6 +123,8 @@ DECISION_COLUMNS: dict[str, str] = {
     "units_analysed": "Int64",
     "required_units_total": "Int64",
     "projected_days_to_target": "Float64",
+    "is_sequential": "boolean",
+    "is_early_call": "boolean",
 }
 
 
@@ -134,15 +140,16 @@ class DecisionConfig:
         inconclusive_decision: Decision when the planned sample is reached (or
             the experiment completed) without a significant primary effect:
             ``iterate`` (default) or ``stop``.
-        sequential_early_stopping: Hook for sequential testing (a later issue).
-            While off, a running experiment below its planned sample is never
-            decided early. It cannot be switched on yet.
+        sequential_experiments: Experiment ids in sequential mode (dbt var
+            ``sequential_experiments``). Only these may be decided before
+            their planned sample, and only on the always-valid result of
+            ``daily_results``; the others never get an early winner.
     """
 
     max_days_to_target: float = 90.0
     max_multi_variant_share: float = 0.01
     inconclusive_decision: str = "iterate"
-    sequential_early_stopping: bool = False
+    sequential_experiments: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         """Reject thresholds the rules cannot use."""
@@ -163,11 +170,15 @@ class DecisionConfig:
                 f"inconclusive_decision must be one of {INCONCLUSIVE_DECISIONS}, "
                 f"got {self.inconclusive_decision!r}"
             )
-        if self.sequential_early_stopping:
+        listed = self.sequential_experiments
+        if isinstance(listed, str) or not isinstance(
+            listed, frozenset | set | list | tuple
+        ):
             raise ValueError(
-                "sequential_early_stopping is not available yet: it needs "
-                "sequential results (a later issue)"
+                "sequential_experiments must be a collection of experiment ids, "
+                f"got {listed!r}"
             )
+        object.__setattr__(self, "sequential_experiments", frozenset(map(str, listed)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +222,14 @@ class Evidence:
         bad_secondaries: Descriptions of significantly bad secondaries.
         segment_winners: ``value: variant (+lift)`` per segment with a winner.
         segment_winner_pairs: ``(segment label, winning variant)`` per segment.
+        is_sequential: True when the experiment is in sequential mode.
+        sequential: The always-valid call on the decisive primary metric (the
+            latest ``daily_results`` row of the chosen variant, with
+            ``direction`` good, bad or flat and ``threshold`` = alpha / number
+            of treatment variants); None without daily results.
+        is_early_call: True when ``sequential`` is significant and the
+            experiment is running below its planned sample: ``primary`` is
+            then that always-valid row.
     """
 
     experiment_id: Any
@@ -230,6 +249,9 @@ class Evidence:
     bad_secondaries: tuple[str, ...] = ()
     segment_winners: tuple[str, ...] = ()
     segment_winner_pairs: tuple[tuple[str, str], ...] = ()
+    is_sequential: bool = False
+    sequential: dict[str, Any] | None = None
+    is_early_call: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -389,6 +411,68 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _sequential_call(
+    daily: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    metric_id: str | None,
+) -> dict[str, Any] | None:
+    """The always-valid call on the decisive primary metric, or None.
+
+    Reads the latest day of ``daily_results`` for the metric. A variant is
+    significant when its always-valid p-value is below alpha / k (Bonferroni
+    over the k treatment variants); the call is the significantly good variant
+    with the largest good lift, else the significantly bad one with the
+    smallest p-value, else the smallest p-value (direction flat). The returned
+    row is the variant's ``experiment_results`` row with the always-valid
+    interval of the relative lift and ``p_value_adjusted = min(1, k p)``.
+    """
+    rows = [r for r in daily if metric_id and r.get("metric_id") == metric_id]
+    if not rows:
+        return None
+    latest = max(str(r.get("exposure_date")) for r in rows)
+    last = [r for r in rows if str(r.get("exposure_date")) == latest]
+    tested = [r for r in last if r.get("always_valid_p_value") is not None]
+    if not tested:
+        return None
+    k = len({r.get("variant") for r in last})
+    alpha = _number(tested[0].get("alpha")) or DEFAULT_ALPHA
+    threshold = alpha / k
+    by_variant = {
+        r.get("variant"): r for r in results if r.get("metric_id") == metric_id
+    }
+    calls = []
+    for row in tested:
+        base = dict(by_variant.get(row.get("variant"), {}))
+        merged = {
+            **row,
+            **base,
+            "rel_ci_low": row.get("always_valid_rel_ci_low"),
+            "rel_ci_high": row.get("always_valid_rel_ci_high"),
+            "p_value_adjusted": min(1.0, k * row["always_valid_p_value"]),
+            "always_valid_p_value": row["always_valid_p_value"],
+            "threshold": threshold,
+            "alpha": alpha,
+        }
+        merged["direction"] = "flat"
+        lift = merged.get("abs_lift")
+        if row["always_valid_p_value"] < threshold and lift:
+            increase = merged.get("desired_direction") != "decrease"
+            merged["direction"] = "good" if (lift > 0) == increase else "bad"
+        calls.append(merged)
+    good = [c for c in calls if c["direction"] == "good"]
+    if good:
+        return max(good, key=lambda c: (_good_lift(c), str(c.get("variant"))))
+    bad = [c for c in calls if c["direction"] == "bad"]
+    pool = bad or calls
+    return min(pool, key=lambda c: (c["always_valid_p_value"], str(c["variant"])))
+
+
+def _below_planned_sample(status: Any, power: dict[str, Any]) -> bool:
+    """Running with share_of_target below 1 or unknown."""
+    share = power.get("share_of_target")
+    return status == "running" and (share is None or share < 1)
+
+
 def gather_evidence(
     experiment: dict[str, Any],
     primary_metric_ids: list[str],
@@ -398,8 +482,15 @@ def gather_evidence(
     health: dict[str, Any] | None,
     power: dict[str, Any] | None,
     config: DecisionConfig,
+    daily: list[dict[str, Any]] | None = None,
 ) -> Evidence:
-    """Collect the evidence for one experiment from its rows of each mart."""
+    """Collect the evidence for one experiment from its rows of each mart.
+
+    For an experiment in sequential mode that is below its planned sample and
+    whose always-valid call is significant, the call's row replaces the
+    fixed-horizon best row as ``primary`` (so guardrails and secondaries are
+    read for the called variant).
+    """
     experiment_id = experiment.get("experiment_id")
     health = health or {}
     srm_flag, srm_p_value = _experiment_srm(balance)
@@ -409,6 +500,17 @@ def gather_evidence(
     primary = _best_row(
         [r for r in results if r.get("metric_id") == metric_id and metric_id]
     )
+    is_sequential = str(experiment_id) in config.sequential_experiments
+    sequential = (
+        _sequential_call(daily or [], results, metric_id) if is_sequential else None
+    )
+    is_early_call = (
+        sequential is not None
+        and sequential["direction"] in ("good", "bad")
+        and _below_planned_sample(experiment.get("status"), power or {})
+    )
+    if is_early_call:
+        primary = sequential
     variant = None if primary is None else primary.get("variant")
 
     breaches: list[str] = []
@@ -463,6 +565,9 @@ def gather_evidence(
         bad_secondaries=tuple(bad_secondaries),
         segment_winners=winners,
         segment_winner_pairs=winner_pairs,
+        is_sequential=is_sequential,
+        sequential=sequential,
+        is_early_call=is_early_call,
     )
 
 
@@ -589,10 +694,14 @@ def _rule_no_primary(evidence: Evidence, config: DecisionConfig) -> Verdict | No
 
 
 def _early_decision_allowed(evidence: Evidence, config: DecisionConfig) -> bool:
-    """Hook for sequential testing: may a result be called before the planned
-    sample? False until sequential results exist (a later issue), so a running
-    experiment below its planned sample never gets an early winner."""
-    return False
+    """May a result be called before the planned sample? Only for an experiment
+    in sequential mode (``config.sequential_experiments``) whose always-valid
+    call on the decisive primary metric is significant (``is_early_call``);
+    fixed-horizon results never end an experiment early."""
+    return (
+        evidence.is_early_call
+        and str(evidence.experiment_id) in config.sequential_experiments
+    )
 
 
 def _rule_below_sample(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
@@ -612,11 +721,22 @@ def _rule_below_sample(evidence: Evidence, config: DecisionConfig) -> Verdict | 
         projection = f"; about {days:,.0f} more days at {daily:,.1f} new units/day"
     required = power.get("required_units_total")
     phrase = _share_phrase(power)
+    call = evidence.sequential
+    if not evidence.is_sequential:
+        why = "No result is called before the planned sample (sequential mode is off)."
+    elif call is None:
+        why = "Sequential mode is on, but there is no always-valid result yet."
+    else:
+        why = (
+            "Sequential mode is on, but no always-valid result is significant "
+            f"(best: {call.get('variant')}, always-valid "
+            f"{_format_p(call['always_valid_p_value'])}, needs below "
+            f"{call['threshold']:.3g})."
+        )
     return Verdict(
         "keep_running",
         "below_planned_sample",
-        f"{phrase[:1].upper()}{phrase[1:]}{projection}. No result is called "
-        "before the planned sample (sequential testing is off).",
+        f"{phrase[:1].upper()}{phrase[1:]}{projection}. {why}",
         f"Keep running until {_count(required)} units are analysed."
         if required is not None
         else "Keep running, and fix the sample-size inputs to know when to decide.",
@@ -747,8 +867,36 @@ def evaluate(evidence: Evidence, config: DecisionConfig | None = None) -> Verdic
     for rule in _ORDERED_RULES:
         verdict = rule(evidence, config)
         if verdict is not None:
-            return verdict
+            return _with_early_call_note(verdict, evidence, config)
     return _rule_inconclusive(evidence, config)
+
+
+def _with_early_call_note(
+    verdict: Verdict, evidence: Evidence, config: DecisionConfig
+) -> Verdict:
+    """Say so in the rationale when a primary rule decided early."""
+    early_rules = ("primary_bad", "primary_good", "primary_good_with_harm")
+    call = evidence.sequential
+    if (
+        verdict.rule not in early_rules
+        or call is None
+        or not _early_decision_allowed(evidence, config)
+    ):
+        return verdict
+    share = _share_phrase(evidence.power)
+    when = "before the planned sample" if share in verdict.rationale else f"at {share}"
+    note = (
+        f" Called early, {when}, on "
+        f"the always-valid result (sequential mode): always-valid "
+        f"{_format_p(call['always_valid_p_value'])} < {call['threshold']:.3g}; "
+        "the interval is the confidence sequence."
+    )
+    return Verdict(
+        verdict.decision,
+        verdict.rule,
+        verdict.rationale + note,
+        verdict.recommended_action,
+    )
 
 
 def _grouped(frame: pd.DataFrame | None) -> dict[Any, list[dict[str, Any]]]:
@@ -770,6 +918,7 @@ def experiment_decisions(
     experiment_power: pd.DataFrame,
     config: DecisionConfig | None = None,
     decided_at: Any = None,
+    daily_results: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One decision per registered experiment.
 
@@ -784,6 +933,8 @@ def experiment_decisions(
         config: Rule thresholds (defaults: 90 days, 0.01, iterate).
         decided_at: The build's as-of time, copied to ``decided_at`` (UTC, to
             the second); None leaves it null.
+        daily_results: Rows of ``marts.daily_results`` (always-valid results);
+            read only for experiments in ``config.sequential_experiments``.
 
     Returns:
         The columns of ``DECISION_COLUMNS`` in that order and dtype, one row
@@ -801,6 +952,7 @@ def experiment_decisions(
             primaries[row.get("experiment_id")].append(row.get("metric_id"))
     results = _grouped(experiment_results)
     segments = _grouped(segment_results)
+    daily = _grouped(daily_results)
     balance = _grouped(assignment_balance)
     health = {k: v[0] for k, v in _grouped(experiment_health).items()}
     power = {
@@ -822,6 +974,7 @@ def experiment_decisions(
             health.get(experiment_id),
             power.get((experiment_id, decisive)),
             config,
+            daily.get(experiment_id, []),
         )
         verdict = evaluate(evidence, config)
         primary = evidence.primary or {}
@@ -855,6 +1008,8 @@ def experiment_decisions(
                 "projected_days_to_target": evidence.power.get(
                     "projected_days_to_target"
                 ),
+                "is_sequential": evidence.is_sequential,
+                "is_early_call": evidence.is_early_call,
             }
         )
     rows.sort(key=lambda r: str(r["experiment_id"]))

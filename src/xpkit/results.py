@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+from scipy import stats
 
+from xpkit.bayesian import Prior, relative_lift_posterior
 from xpkit.corrections import CORRECTIONS, adjust_p_values
 from xpkit.frequentist import (
     METHOD_UNKNOWN,
@@ -24,7 +26,7 @@ from xpkit.frequentist import (
     compare,
 )
 from xpkit.srm import SRM_THRESHOLD, srm_test
-from xpkit.statistics import from_row
+from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS, from_row
 
 __all__ = [
     "BALANCE_COLUMNS",
@@ -83,7 +85,28 @@ RESULT_COLUMNS: dict[str, str] = {
     "cuped_p_value_adjusted": "Float64",
     "cuped_error_message": "string",
     "guardrail_tolerance": "Float64",
+    "posterior_rel_lift": "Float64",
+    "posterior_rel_lift_sd": "Float64",
+    "credible_rel_low": "Float64",
+    "credible_rel_high": "Float64",
+    "chance_to_beat_control": "Float64",
+    "expected_loss": "Float64",
+    "expected_loss_control": "Float64",
+    "prior_mean": "Float64",
+    "prior_sd": "Float64",
+    "bayesian_error_message": "string",
 }
+
+# Columns filled by ``_bayesian`` (the posterior figures, without the prior).
+BAYESIAN_FIGURES = (
+    "posterior_rel_lift",
+    "posterior_rel_lift_sd",
+    "credible_rel_low",
+    "credible_rel_high",
+    "chance_to_beat_control",
+    "expected_loss",
+    "expected_loss_control",
+)
 
 BALANCE_COLUMNS: dict[str, str] = {
     "expected_share": "Float64",
@@ -351,6 +374,31 @@ def _adjust_families(rows: list[dict[str, Any]], correction: str) -> None:
                 rows[i][target] = value
 
 
+def _bayesian(row: Mapping[str, Any], prior: Prior) -> dict[str, Any]:
+    """The posterior columns of a result row (see ``xpkit.bayesian``)."""
+    alpha = row.get("alpha")
+    result = relative_lift_posterior(
+        row.get("rel_lift"),
+        row.get("rel_std_error"),
+        prior,
+        alpha if alpha is not None else DEFAULT_ALPHA,
+        row.get("desired_direction"),
+        reason=row.get("error_message"),
+    )
+    return {
+        "posterior_rel_lift": result.posterior_mean,
+        "posterior_rel_lift_sd": result.posterior_sd,
+        "credible_rel_low": result.credible_low,
+        "credible_rel_high": result.credible_high,
+        "chance_to_beat_control": result.chance_to_beat_control,
+        "expected_loss": result.expected_loss,
+        "expected_loss_control": result.expected_loss_control,
+        "prior_mean": prior.mean,
+        "prior_sd": prior.sd,
+        "bayesian_error_message": result.error_message,
+    }
+
+
 def experiment_results(
     arm_metrics: pd.DataFrame,
     experiments: pd.DataFrame,
@@ -358,6 +406,7 @@ def experiment_results(
     experiment_metrics: pd.DataFrame,
     correction: str = "holm",
     experiment_variants: pd.DataFrame | None = None,
+    prior: Prior | None = None,
 ) -> pd.DataFrame:
     """One row per experiment x registered metric x treatment variant.
 
@@ -369,7 +418,9 @@ def experiment_results(
     experiment over two families: primary + secondary metrics x variants, and
     guardrails. ``is_significant = p_value_adjusted < alpha``; ``direction`` is
     flat when not significant, else good or bad from the lift's sign and the
-    metric's desired direction (null when there is no test).
+    metric's desired direction (null when there is no test). The Bayesian
+    columns hold the normal-approximation posterior of the relative lift under
+    ``prior`` (``bayesian.relative_lift_posterior``).
 
     Args:
         arm_metrics: Rows of the ``arm_metrics`` mart.
@@ -379,6 +430,7 @@ def experiment_results(
         correction: ``"holm"`` (default), ``"bh"`` or ``"none"``.
         experiment_variants: Optional variants registry (experiment_id, variant,
             is_control).
+        prior: Prior of the relative lift (flat when None).
 
     Returns:
         A frame with the columns of ``RESULT_COLUMNS``, in that order and dtype,
@@ -390,6 +442,7 @@ def experiment_results(
     """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    prior = prior or Prior()
     arm_rows = _records(arm_metrics)
     arms: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = defaultdict(list)
     units: dict[Any, float] = defaultdict(float)
@@ -477,6 +530,7 @@ def experiment_results(
             row["is_significant"] = p_adjusted < row["alpha"]
         row["direction"] = _direction(row)
         row["summary"] = _summary(row, correction)
+        row |= _bayesian(row, prior)
     return _typed_frame(rows, RESULT_COLUMNS)
 
 
@@ -573,7 +627,166 @@ SUPPRESSED_COLUMNS = (
     "cuped_degrees_of_freedom",
     "cuped_theta",
     "cuped_p_value_adjusted",
+    *BAYESIAN_FIGURES,
 )
+
+
+SEGMENT_VS_REST_COLUMNS: dict[str, str] = {
+    "rest_n_control": "Int64",
+    "rest_n_treatment": "Int64",
+    "rest_abs_lift": "Float64",
+    "lift_difference": "Float64",
+    "lift_difference_std_error": "Float64",
+    "lift_difference_p_value": "Float64",
+    "lift_difference_p_value_adjusted": "Float64",
+    "is_heterogeneous": "boolean",
+    "lift_difference_error_message": "string",
+}
+_ARM_SUMS = ("n_units", *SUFFICIENT_STATISTIC_COLUMNS)
+
+
+def _summed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One arm's sums over several segment rows (None when there are none)."""
+    if not rows:
+        return None
+    totals: dict[str, Any] = {
+        "aggregation": rows[0].get("aggregation"),
+        "has_covariate": False,
+    }
+    for column in _ARM_SUMS:
+        values = [r.get(column) for r in rows if r.get(column) is not None]
+        totals[column] = sum(float(v) for v in values) if values else None
+    totals["n_units"] = int(totals["n_units"] or 0)
+    return totals
+
+
+def _finite_or_none(value: float) -> float | None:
+    """The value, or None when NaN or infinite."""
+    return value if math.isfinite(value) else None
+
+
+def _lift_and_variance(
+    control: dict[str, Any] | None, treatment: dict[str, Any] | None, where: str
+) -> tuple[float, float, int, int] | str:
+    """(lift, its variance, n_c, n_t) of two arms' sums, or why not.
+
+    The variance is ``s_t**2 / n_t + s_c**2 / n_c`` with unit-level sample
+    variances (ddof=1; delta-method linearised values for ratios).
+    """
+    arms = []
+    for name, sums in (("control", control), ("treatment", treatment)):
+        if sums is None or sums["n_units"] == 0:
+            return f"no {name} units {where}"
+        try:
+            statistic = from_row(sums)
+        except ValueError as problem:
+            return f"invalid sums {where}: {problem}"
+        if statistic.n < 2:
+            return f"fewer than 2 {name} units {where}"
+        if statistic.mean is None or statistic.variance is None:
+            return f"{name} mean undefined {where} (denominator sum is 0)"
+        arms.append(statistic)
+    c, t = arms
+    variance = t.variance / t.n + c.variance / c.n
+    return t.mean - c.mean, variance, c.n, t.n
+
+
+def _segment_vs_rest(
+    arm_rows: list[dict[str, Any]], result_rows: list[dict[str, Any]]
+) -> None:
+    """Fill ``SEGMENT_VS_REST_COLUMNS`` of segment result rows, in place.
+
+    For a row (segment s of dimension D, metric, treatment variant v against
+    control c): the segment's lift ``L_s = mean_v - mean_c`` over the units
+    with value s, the rest's lift ``L_r`` over the arm's units with any other
+    value of D (sums of the other segments' rows; the values of a dimension
+    partition each arm, nulls being ``(missing)``), and the z-test of
+    ``L_s - L_r`` with variance ``var(L_s) + var(L_r)`` (disjoint units).
+    Benjamini-Hochberg adjusts the p-values over all segments of one
+    experiment x metric x variant.
+    """
+    sums: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    dimension_values: dict[tuple[Any, Any], set[Any]] = defaultdict(set)
+    for row in arm_rows:
+        experiment, dimension = row.get("experiment_id"), row.get("segment_dimension")
+        value = row.get("segment_value")
+        sums[
+            (experiment, dimension, value, row.get("metric_id"), row.get("variant"))
+        ].append(row)
+        dimension_values[(experiment, dimension)].add(value)
+
+    def arm(row: Mapping[str, Any], values: Any, variant: Any) -> dict[str, Any] | None:
+        key = (row.get("experiment_id"), row.get("segment_dimension"))
+        return _summed(
+            [
+                r
+                for value in values
+                for r in sums.get((*key, value, row.get("metric_id"), variant), [])
+            ]
+        )
+
+    families: dict[tuple[Any, Any, Any], list[int]] = defaultdict(list)
+    for index, row in enumerate(result_rows):
+        figures: dict[str, Any] = {}
+        control, variant = row.get("control_variant"), row.get("variant")
+        value = row.get("segment_value")
+        others = dimension_values[
+            (row.get("experiment_id"), row.get("segment_dimension"))
+        ] - {value}
+        if row.get("is_suppressed"):
+            error = "suppressed: too few units in an arm of the segment"
+        elif control is None or variant is None:
+            error = row.get("error_message") or "no comparison"
+        elif not others:
+            error = "no units outside the segment (a single segment value)"
+        else:
+            segment = _lift_and_variance(
+                arm(row, [value], control), arm(row, [value], variant), "in the segment"
+            )
+            rest = _lift_and_variance(
+                arm(row, others, control), arm(row, others, variant), "in the rest"
+            )
+            if isinstance(rest, tuple):
+                figures |= {
+                    "rest_abs_lift": rest[0],
+                    "rest_n_control": rest[2],
+                    "rest_n_treatment": rest[3],
+                }
+            problems = [part for part in (segment, rest) if isinstance(part, str)]
+            error = "; ".join(problems) or None
+            if isinstance(segment, tuple) and isinstance(rest, tuple):
+                difference = segment[0] - rest[0]
+                variance = segment[1] + rest[1]
+                figures["lift_difference"] = _finite_or_none(difference)
+                if (
+                    variance > 0
+                    and math.isfinite(variance)
+                    and math.isfinite(difference)
+                ):
+                    std_error = math.sqrt(variance)
+                    p_value = float(2 * stats.norm.sf(abs(difference / std_error)))
+                    figures |= {
+                        "lift_difference_std_error": std_error,
+                        "lift_difference_p_value": p_value,
+                    }
+                    families[
+                        (row.get("experiment_id"), row.get("metric_id"), variant)
+                    ].append(index)
+                elif math.isfinite(difference):
+                    error = "zero variance in the segment and the rest: no test"
+                else:
+                    error = "non-finite lift difference: no test"
+        figures["lift_difference_error_message"] = error
+        row |= figures
+    for indices in families.values():
+        adjusted = adjust_p_values(
+            [result_rows[i]["lift_difference_p_value"] for i in indices], "bh"
+        )
+        for i, p in zip(indices, adjusted, strict=True):
+            row = result_rows[i]
+            row["lift_difference_p_value_adjusted"] = p
+            alpha = row.get("alpha") or DEFAULT_ALPHA
+            row["is_heterogeneous"] = None if p is None else p < alpha
 
 
 def segment_results(
@@ -584,6 +797,7 @@ def segment_results(
     experiment_variants: pd.DataFrame,
     correction: str = "holm",
     min_units: int = 0,
+    prior: Prior | None = None,
 ) -> pd.DataFrame:
     """``experiment_results`` within each segment, with a per-segment SRM test.
 
@@ -602,10 +816,18 @@ def segment_results(
         experiment_variants: The variants registry (with allocation_weight).
         correction: ``"holm"`` (default), ``"bh"`` or ``"none"``.
         min_units: Small-cell threshold k (0 disables suppression).
+        prior: Prior of the relative lift for the Bayesian columns (flat when
+            None).
 
     Returns:
         The columns of ``experiment_results`` preceded by segment_dimension and
-        segment_value, plus segment_srm_p_value and is_suppressed.
+        segment_value, plus segment_srm_p_value, is_suppressed and the
+        segment-vs-rest columns of ``SEGMENT_VS_REST_COLUMNS``: the segment's
+        lift minus the lift in the rest of the experiment's units, its z-test,
+        and that test's p-value adjusted by Benjamini-Hochberg over the
+        segments of one experiment x metric x variant (see
+        ``_segment_vs_rest``); ``is_heterogeneous`` is that adjusted p-value
+        below alpha.
     """
     columns = {
         "segment_dimension": "string",
@@ -613,6 +835,7 @@ def segment_results(
         **RESULT_COLUMNS,
         "segment_srm_p_value": "Float64",
         "is_suppressed": "boolean",
+        **SEGMENT_VS_REST_COLUMNS,
     }
     if arm_metrics_by_segment.empty:
         return _typed_frame([], columns)
@@ -631,6 +854,7 @@ def segment_results(
             experiment_metrics,
             correction=correction,
             experiment_variants=experiment_variants,
+            prior=prior,
         )
         arm_units = rows.drop_duplicates("variant")[["variant", "n_units"]]
         srm = srm_test(
@@ -653,5 +877,6 @@ def segment_results(
             results.loc[small, "error_message"] = message
             results.loc[small, "summary"] = f"No result shown: {message}."
         frames.append(results)
-    combined = pd.concat(frames, ignore_index=True)
-    return _typed_frame(_records(combined), columns)
+    combined = _records(pd.concat(frames, ignore_index=True))
+    _segment_vs_rest(_records(arm_metrics_by_segment), combined)
+    return _typed_frame(combined, columns)

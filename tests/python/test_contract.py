@@ -23,6 +23,9 @@ CONTRACT = {
     "is_significant direction error_message summary",
     "marts.segment_results": "experiment_id metric_id variant p_value "
     "segment_dimension segment_value segment_srm_p_value",
+    "marts.daily_results": "experiment_id metric_id variant exposure_date "
+    "abs_ci_low abs_ci_high p_value always_valid_ci_low always_valid_ci_high "
+    "always_valid_p_value is_sequential",
     "marts.experiment_power": "experiment_id metric_id required_units_per_arm "
     "current_units share_of_target daily_units projected_days_to_target",
     "marts.experiment_decisions": "experiment_id decision rationale "
@@ -31,6 +34,18 @@ CONTRACT = {
     "start_date end_date days_running units srm_flag primary_metric_id "
     "primary_rel_lift primary_p_value decision analysis_summary",
     "marts.build_manifest": "item_type item_name value row_count",
+    "marts.compliance_results": "experiment_id metric_id variant control_variant "
+    "n_treatment n_control itt itt_ci_low itt_ci_high first_stage first_stage_f "
+    "is_weak_instrument cace cace_se cace_ci_low cace_ci_high per_protocol "
+    "as_treated ipw_itt ipw_cace warning_message error_message",
+    "marts.planned_assignments": "experiment_id unit_id variant hash_bucket",
+    "marts.planned_assignment_balance": "experiment_id variant units "
+    "expected_share observed_share srm_chi2 srm_p_value srm_flag",
+    "marts.experiment_cohorts": "experiment_id segment activity_bin signup_month "
+    "units treatment_rate received_treatment_rate mean_pre_metric mean_outcome",
+    "marts.experiment_cate": "experiment_id learner output segment activity_bin "
+    "budget_share units mean_cate observed_uplift incremental_outcome "
+    "random_outcome",
     "quarantine.quarantine_exposures": "reason_code reason",
     "quarantine.quarantine_events": "reason_code reason",
     "quarantine.quarantine_units": "reason_code reason",

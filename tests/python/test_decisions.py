@@ -503,7 +503,7 @@ def test_rules_apply_in_the_documented_order():
         ({"inconclusive_decision": "scale"}, "inconclusive_decision must be one of"),
         ({"max_days_to_target": 0}, "max_days_to_target must be > 0"),
         ({"max_multi_variant_share": 1.5}, "max_multi_variant_share must lie"),
-        ({"sequential_early_stopping": True}, "not available yet"),
+        ({"sequential_experiments": "E1"}, "must be a collection"),
     ],
 )
 def test_config_rejects_unusable_thresholds(kwargs, message):

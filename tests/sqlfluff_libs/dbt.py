@@ -34,3 +34,7 @@ def type_timestamp():
 
 def datediff(first_date, second_date, datepart):
     return f"date_diff('{datepart}', {first_date}, {second_date})"
+
+
+def hash(field):  # noqa: A001 - dbt's macro name
+    return f"md5(cast({field} as varchar))"

@@ -87,3 +87,39 @@ def double_column(relation, column_name):
 
 def null_safe_equal(left, right):
     return f"({left} is not distinct from {right})"
+
+
+def has_eligibility():
+    return True
+
+
+def eligibility_strata():
+    return [{"column": "segment"}, {"column": "activity_score", "bins": 5}]
+
+
+def hash_bucket(expression, buckets=10000):
+    return f"(hash({expression}) % {buckets})"
+
+
+def hex_to_bigint(expression):
+    return f"cast({expression} as bigint)"
+
+
+def unit_attribute_columns():
+    return ["segment", "age", "activity_score", "signup_month", "eligible"]
+
+
+def assignment_strata_column():
+    return "segment"
+
+
+def incremental_refresh_enabled():
+    return False
+
+
+def only_units_to_refresh(unit_id_column):
+    return f"{unit_id_column} is not null"
+
+
+def delete_units_to_refresh():
+    return ""

@@ -17,15 +17,19 @@ from xml.sax.saxutils import escape, quoteattr
 
 __all__ = [
     "BalanceBar",
+    "CateCell",
     "ForestRow",
     "HeatmapCell",
     "LiftPoint",
     "LiftSeries",
+    "UpliftSeries",
     "balance_bars",
+    "cate_heatmap",
     "cumulative_lift_chart",
     "forest_plot",
     "progress_bar",
     "segment_heatmap",
+    "uplift_chart",
 ]
 
 FONT = (
@@ -690,4 +694,215 @@ def progress_bar(share: float | None, caption: str = "") -> str:
     )
     if caption:
         body.append(_text(left, 48, caption, size=11, fill=MUTED))
+    return _svg(width, height, label, body)
+
+
+# --- heterogeneous effects -------------------------------------------------
+
+
+def _number_label(value: float) -> str:
+    """A metric value with three significant digits (2.345 -> +2.35)."""
+    if value == 0:
+        return "0"
+    digits = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:+.{min(digits, 4)}f}"
+
+
+@dataclass(frozen=True, slots=True)
+class CateCell:
+    """One row x column cell of mean estimated CATE (metric units).
+
+    Attributes:
+        row: Row label (e.g. a segment).
+        column: Column label (e.g. an activity bin).
+        value: Mean estimated CATE; None when suppressed or not computed.
+        units: Units in the cell (shown under the value).
+    """
+
+    row: str
+    column: str
+    value: float | None
+    units: int | None = None
+
+
+def cate_heatmap(
+    cells: Sequence[CateCell],
+    title: str = "Mean estimated CATE",
+    desired_direction: str | None = "increase",
+) -> str:
+    """Rows x columns coloured by the mean estimated treatment effect (green
+    for the desired direction, red for the other; the deeper, the larger)."""
+    label = f"{title}: heatmap"
+    if not cells:
+        return _empty(label, "No CATE estimates")
+    rows = list(dict.fromkeys(cell.row for cell in cells))
+    columns = list(dict.fromkeys(cell.column for cell in cells))
+    lookup = {(cell.row, cell.column): cell for cell in cells}
+    magnitudes = [abs(v) for cell in cells if (v := finite(cell.value)) is not None]
+    scale = max(magnitudes) if magnitudes and max(magnitudes) > 0 else 1.0
+    left, top, cell_w, cell_h = 150.0, 52.0, 96.0, 44.0
+    width = max(left + cell_w * len(columns) + 20, 640.0)
+    height = top + cell_h * len(rows) + 40
+    body = [_text(left, 16, title, size=12, fill=MUTED, weight="600")]
+    for j, column in enumerate(columns):
+        body.append(
+            _text(
+                left + cell_w * (j + 0.5),
+                top - 10,
+                _clip(column, 12),
+                anchor="middle",
+                size=12,
+            )
+        )
+    for i, row in enumerate(rows):
+        y0 = top + cell_h * i
+        body.append(_text(left - 10, y0 + cell_h / 2 + 4, _clip(row, 20), anchor="end"))
+        for j, column in enumerate(columns):
+            x0 = left + cell_w * j
+            cell = lookup.get((row, column))
+            value = None if cell is None else finite(cell.value)
+            if value is None:
+                fill, text, ink = "#eaeef2", "—" if cell is None else "n/a", MUTED
+            else:
+                good = (value > 0) == (desired_direction != "decrease")
+                colour = DIRECTION_COLOURS["good" if good else "bad"]
+                weight = 0.12 + 0.78 * min(abs(value) / scale, 1.0)
+                fill = _mix(colour, weight) if value != 0 else "#ffffff"
+                ink = "#ffffff" if weight > 0.6 else INK
+                text = _number_label(value)
+            body.append(
+                f'<rect x="{_num(x0 + 1)}" y="{_num(y0 + 1)}" '
+                f'width="{_num(cell_w - 2)}" height="{_num(cell_h - 2)}" rx="3" '
+                f'fill="{fill}"/>'
+            )
+            body.append(_text(x0 + cell_w / 2, y0 + cell_h / 2, text, anchor="middle"))
+            if cell is not None and cell.units is not None:
+                body.append(
+                    _text(
+                        x0 + cell_w / 2,
+                        y0 + cell_h / 2 + 14,
+                        f"n={cell.units:,}",
+                        anchor="middle",
+                        size=10,
+                        fill=ink if value is not None else MUTED,
+                    )
+                )
+    body.append(
+        _text(
+            left,
+            height - 12,
+            "green: effect in the desired direction · red: the other · "
+            "n/a: too few units in an arm",
+            size=11,
+            fill=MUTED,
+        )
+    )
+    return _svg(width, height, label, body)
+
+
+@dataclass(frozen=True, slots=True)
+class UpliftSeries:
+    """One learner's ROI-versus-budget curve.
+
+    Attributes:
+        name: Learner name.
+        points: (budget share, incremental outcome) pairs; None outcomes are
+            gaps.
+    """
+
+    name: str
+    points: Sequence[tuple[float, float | None]] = field(default_factory=tuple)
+
+
+def uplift_chart(
+    series: Sequence[UpliftSeries],
+    random: Sequence[tuple[float, float | None]] = (),
+    title: str = "Incremental outcome by budget",
+) -> str:
+    """Incremental outcome of treating the top x% by predicted uplift, one line
+    per learner, against the dashed line of targeting at random."""
+    label = f"{title}: line chart"
+    lines = [(s.name, s.points) for s in series] + [("random", random)]
+    values = [
+        v
+        for _, points in lines
+        for share, y in points
+        if finite(share) is not None and (v := finite(y)) is not None
+    ]
+    if not values:
+        return _empty(label, "No uplift curve")
+    width, left, right, top, bottom_pad = 760.0, 72.0, 24.0, 40.0, 48.0
+    height = 300.0
+    plot_w, plot_h = width - left - right, height - top - bottom_pad
+    low, high = _domain(values)
+    ticks = [t for t in nice_ticks(low, high) if low <= t <= high] or [0.0]
+    span = high - low
+
+    def x(share: float) -> float:
+        return left + min(max(share, 0.0), 1.0) * plot_w
+
+    def y(value: float) -> float:
+        return top + (high - value) / span * plot_h
+
+    body = [_text(left, 16, title, size=12, fill=MUTED, weight="600")]
+    for tick in ticks:
+        body.append(
+            f'<line x1="{_num(left)}" y1="{_num(y(tick))}" x2="{_num(width - right)}" '
+            f'y2="{_num(y(tick))}" stroke="{GRID}" stroke-width="1"/>'
+        )
+        body.append(
+            _text(
+                left - 8, y(tick) + 4, f"{tick:,.6g}", anchor="end", size=11, fill=MUTED
+            )
+        )
+    for share in (0.0, 0.25, 0.5, 0.75, 1.0):
+        body.append(
+            _text(
+                x(share),
+                height - 26,
+                format_percent(share, signed=False, decimals=0),
+                anchor="middle",
+                size=11,
+                fill=MUTED,
+            )
+        )
+    body.append(
+        _text(
+            left + plot_w / 2,
+            height - 8,
+            "share of units treated, highest predicted uplift first",
+            anchor="middle",
+            size=11,
+            fill=MUTED,
+        )
+    )
+    for number, (name, points) in enumerate(lines):
+        is_random = number == len(lines) - 1
+        colour = MUTED if is_random else SERIES_COLOURS[number % len(SERIES_COLOURS)]
+        drawn = [
+            (x(share), y(v))
+            for share, value in sorted(
+                (p for p in points if finite(p[0]) is not None), key=lambda p: p[0]
+            )
+            if (v := finite(value)) is not None
+        ]
+        if len(drawn) > 1:
+            path = " ".join(
+                f"{'M' if i == 0 else 'L'}{_num(px)},{_num(py)}"
+                for i, (px, py) in enumerate(drawn)
+            )
+            dash = ' stroke-dasharray="5 4"' if is_random else ""
+            body.append(
+                f'<path d="{path}" fill="none" stroke="{colour}" '
+                f'stroke-width="2"{dash} stroke-linejoin="round"/>'
+            )
+        for px, py in drawn if not is_random else []:
+            body.append(
+                f'<circle cx="{_num(px)}" cy="{_num(py)}" r="2.5" fill="{colour}"/>'
+            )
+        legend_x = left + 8 + 130 * number
+        body.append(
+            f'<rect x="{_num(legend_x)}" y="24" width="12" height="3" fill="{colour}"/>'
+        )
+        body.append(_text(legend_x + 18, 30, _clip(name, 16), size=11))
     return _svg(width, height, label, body)

@@ -9,6 +9,7 @@ the mart is not built yet, or the experiment has no data yet.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from collections import Counter
@@ -39,7 +40,10 @@ SECTIONS = (
     ("forest", "Relative lift with confidence intervals"),
     ("cumulative", "Cumulative lift over exposure days"),
     ("balance", "Assignment balance and sample ratio mismatch"),
+    ("planned_assignment", "Planned assignment"),
     ("segments", "Segments"),
+    ("heterogeneity", "Heterogeneous effects and cohorts"),
+    ("compliance", "Non-compliance"),
     ("power", "Power and progress"),
     ("reproducibility", "Reproducibility"),
 )
@@ -47,6 +51,11 @@ ROLE_RANK = {"primary": 0, "secondary": 1, "guardrail": 2}
 DECISION_ORDER = ("scale", "iterate", "keep_running", "stop", "do_not_start")
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"}
 SRM_THRESHOLD = 0.001
+LEARNER_NAMES = {
+    "t_learner": "T-learner",
+    "s_learner": "S-learner",
+    "x_learner": "X-learner",
+}
 DECISION_COLUMNS = (
     "decision",
     "rule",
@@ -194,6 +203,13 @@ def _primary_cell(
     return None
 
 
+def hte_learners(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The learners present in experiment_cate rows, T, S, X first."""
+    present = {str(r.get("learner")) for r in rows if r.get("learner")}
+    order = list(LEARNER_NAMES)
+    return [n for n in order if n in present] + sorted(present - set(order))
+
+
 def _distinct(text: Any, other: Any) -> str | None:
     """``text``, unless it is empty or says the same as ``other``."""
     if not text:
@@ -215,6 +231,18 @@ def _headline(decision: Mapping[str, Any] | None) -> str:
         if prefix and action.lower().startswith(prefix.lower() + ":"):
             action = action[len(prefix) + 1 :].strip()
     return fmt.sentence(action)
+
+
+def _chance(value: Any) -> str:
+    """A probability as a percentage, capped at "> 99.9%" / "< 0.1%"."""
+    number = charts.finite(value)
+    if number is None:
+        return fmt.DASH
+    if number > 0.999:
+        return "> 99.9%"
+    if number < 0.001:
+        return "< 0.1%"
+    return fmt.pct(number, signed=False)
 
 
 def _result_row(r: Mapping[str, Any]) -> dict[str, Any]:
@@ -254,6 +282,11 @@ def _result_row(r: Mapping[str, Any]) -> dict[str, Any]:
         "cuped_ci": interval("cuped_ci_low", "cuped_ci_high"),
         "variance_reduction": variance,
         "direction": r.get("direction"),
+        # Bayesian read-out (methodology, "Bayesian"); blank when not computed.
+        "chance": _chance(r.get("chance_to_beat_control")),
+        "expected_loss": f"loss {fmt.pct(r.get('expected_loss'), signed=False)}"
+        if r.get("expected_loss") is not None
+        else "",
     }
 
 
@@ -501,6 +534,9 @@ class ReportBuilder:
             self._segment_section(eid, registered, decision, has_data, no_data)
         )
         context.update(self._power_section(eid, has_data, no_data))
+        context.update(self._compliance_section(eid, has_data, no_data))
+        context.update(self._planned_assignment_section(eid, status))
+        context.update(self._heterogeneity_section(eid, has_data, no_data))
         return context
 
     def _tiles(
@@ -709,6 +745,16 @@ class ReportBuilder:
             "Decisions follow pre-registered rules (project variables), recorded "
             "with the figures they used in marts.experiment_decisions.",
         ]
+        if self.data.for_experiment(
+            "compliance_results", experiment.get("experiment_id")
+        ):
+            lines.append(
+                "Non-compliance: exposures record whether each unit actually "
+                "received the treatment. The results above are intention-to-treat "
+                "(by assigned arm); the Non-compliance section adds the complier "
+                "effect (intention-to-treat divided by the uptake difference, 2SLS "
+                "with a robust standard error) beside the naive comparisons."
+            )
         return lines
 
     def _results_section(
@@ -826,9 +872,74 @@ class ReportBuilder:
                         )
                     ),
                     "note": f"Final: {note}." if note else "",
+                    **self._always_valid_chart(eid, metric_id, name),
                 }
             )
         return {"cumulative": charts_out, "cumulative_notices": []}
+
+    def _always_valid_chart(self, eid: Any, metric_id: Any, name: str) -> dict:
+        """The always-valid (sequential) band of ``daily_results`` for one metric,
+        with a note on the latest day; empty when the mart is absent."""
+        if not self.data.has("daily_results"):
+            return {}
+        rows = [
+            r
+            for r in self.data.for_experiment("daily_results", eid)
+            if r.get("metric_id") == metric_id
+        ]
+        if not rows:
+            return {}
+        by_variant: dict[str, list[Mapping[str, Any]]] = {}
+        for r in sorted(rows, key=lambda r: str(r.get("exposure_date"))):
+            by_variant.setdefault(str(r.get("variant")), []).append(r)
+        series = [
+            charts.LiftSeries(
+                name=variant,
+                points=[
+                    charts.LiftPoint(
+                        day=str(r.get("exposure_date"))[:10],
+                        estimate=charts.finite(r.get("rel_lift")),
+                        low=charts.finite(r.get("always_valid_rel_ci_low")),
+                        high=charts.finite(r.get("always_valid_rel_ci_high")),
+                    )
+                    for r in points
+                ],
+            )
+            for variant, points in sorted(by_variant.items())
+        ]
+        sequential = any(r.get("is_sequential") for r in rows)
+        latest = []
+        for variant, points in sorted(by_variant.items()):
+            last = points[-1]
+            low, high = (
+                last.get("always_valid_rel_ci_low"),
+                last.get("always_valid_rel_ci_high"),
+            )
+            band = (
+                f"always-valid interval {fmt.interval(low, high)}, "
+                if low is not None and high is not None
+                else ""
+            )
+            latest.append(
+                f"{variant}: {band}always-valid p "
+                f"{fmt.p_value(last.get('always_valid_p_value'))} "
+                f"(fixed-horizon p {fmt.p_value(last.get('p_value'))})"
+            )
+        mode = (
+            "Sequential mode is on: this result may be called before the planned "
+            "sample."
+            if sequential
+            else "Sequential mode is off (var sequential_experiments): only the "
+            "final fixed-horizon result is decisive."
+        )
+        return {
+            "sequential_svg": Markup(
+                charts.cumulative_lift_chart(
+                    series, title=f"Always-valid relative lift: {name}"
+                )
+            ),
+            "sequential_note": f"Latest day: {'; '.join(latest)}. {mode}",
+        }
 
     def _balance_section(
         self, experiment_id: Any, has_data: bool, no_data: dict[str, str]
@@ -988,6 +1099,19 @@ class ReportBuilder:
             ]
             if significant:
                 notes.append("Significant cells: " + "; ".join(significant) + ".")
+            versus_rest = [
+                f"{label(r)}: {r.get('variant')} "
+                f"{fmt.p_value(r.get('lift_difference_p_value_adjusted'))}"
+                + (" (differs)" if r.get("is_heterogeneous") else "")
+                for r in metric_rows
+                if r.get("lift_difference_p_value_adjusted") is not None
+            ]
+            if versus_rest:
+                notes.append(
+                    "Segment vs rest (is the lift in the segment different from "
+                    "the lift in the other units? Benjamini-Hochberg-adjusted "
+                    "p): " + "; ".join(versus_rest) + "."
+                )
             if role == "primary" and decision and decision.get("segment_winners"):
                 notes.append(f"Winner per segment: {decision['segment_winners']}.")
             if role == "guardrail" and decision and decision.get("guardrails_breached"):
@@ -1014,6 +1138,430 @@ class ReportBuilder:
                 ],
             }
         return {"segments": out, "segment_notices": []}
+
+    def _planned_assignment_section(
+        self, experiment_id: Any, status: Any
+    ) -> dict[str, Any]:
+        """The hash assignment of a planned experiment and its balance test."""
+        if status != "planned":
+            return {
+                "plan": None,
+                "plan_notices": [
+                    {
+                        "kind": "nodata",
+                        "text": f"Not applicable: the experiment is {status}; its "
+                        "arms come from the exposures (see the assignment balance "
+                        "above). Hash assignments are made for planned experiments.",
+                    }
+                ],
+            }
+        if not self.data.has("planned_assignment_balance"):
+            return {
+                "plan": None,
+                "plan_notices": [
+                    _missing_notice(
+                        "planned_assignment_balance", "the planned assignment"
+                    )
+                ],
+            }
+        rows = sorted(
+            self.data.for_experiment("planned_assignment_balance", experiment_id),
+            key=lambda r: (not r.get("is_control"), str(r.get("variant"))),
+        )
+        total = sum(int(r.get("units") or 0) for r in rows)
+        if not rows or not total:
+            text = (
+                "No arms are registered."
+                if not rows
+                else "No eligible units in raw.units to assign."
+            )
+            return {"plan": None, "plan_notices": [{"kind": "alert", "text": text}]}
+        first = rows[0]
+        flag = first.get("srm_flag")
+        flag = None if flag is None else bool(flag)
+        p = first.get("srm_p_value")
+        if p is None:
+            test = f"no balance test: {first.get('srm_error_message') or 'n/a'}"
+        else:
+            test = (
+                f"chi-square = {fmt.number(first.get('srm_chi2'), 3)}, "
+                f"p = {fmt.p_value(p)} against the allocation weights"
+                + (
+                    ": a mismatch, check the weights and the hashing"
+                    if flag
+                    else " (no mismatch)"
+                )
+            )
+        text = (
+            f"{fmt.integer(total)} eligible units of raw.units are assigned "
+            "deterministically: the md5 hash of the experiment id and the unit id "
+            "picks a bucket in [0, 10000), and the arm owning that bucket range "
+            "(proportional to its weight) is the unit's arm: the same unit always "
+            f"gets the same arm. Balance: {test}. The unit list is "
+            "marts.planned_assignments."
+        )
+        bars = [
+            charts.BalanceBar(
+                variant=str(r.get("variant")),
+                expected_share=charts.finite(r.get("expected_share")),
+                observed_share=charts.finite(r.get("observed_share")),
+                units=r.get("units"),
+            )
+            for r in rows
+        ]
+        return {
+            "plan": {
+                "flag": flag,
+                "text": text,
+                "svg": Markup(charts.balance_bars(bars, mismatch=bool(flag))),
+                "rows": [
+                    {
+                        "variant": r.get("variant"),
+                        "is_control": bool(r.get("is_control")),
+                        "expected": fmt.pct(r.get("expected_share"), signed=False),
+                        "observed": fmt.pct(r.get("observed_share"), signed=False),
+                        "units": fmt.integer(r.get("units")),
+                    }
+                    for r in rows
+                ],
+            },
+            "plan_notices": [],
+        }
+
+    def _heterogeneity_section(
+        self, experiment_id: Any, has_data: bool, no_data: dict[str, str]
+    ) -> dict[str, Any]:
+        """CATE heatmaps and ROI curves (experiment_cate) and the cohort table
+        (experiment_cohorts)."""
+        out: dict[str, Any] = {
+            "hte": None,
+            "hte_notices": [],
+            "cohorts": [],
+            "cohort_notices": [],
+            "cohort_metric": None,
+        }
+        if not self.data.has("experiment_cate"):
+            out["hte_notices"] = [
+                _missing_notice("experiment_cate", "the heterogeneous effects")
+            ]
+        elif not has_data:
+            out["hte_notices"] = [no_data]
+        else:
+            out.update(self._cate(experiment_id))
+        if not self.data.has("experiment_cohorts"):
+            out["cohort_notices"] = [
+                _missing_notice("experiment_cohorts", "the cohort table")
+            ]
+        elif not has_data:
+            out["cohort_notices"] = [no_data]
+        else:
+            out.update(self._cohorts(experiment_id))
+        return out
+
+    def _cate(self, experiment_id: Any) -> dict[str, Any]:
+        rows = self.data.for_experiment("experiment_cate", experiment_id)
+        if not rows:
+            analysed = sorted(
+                {
+                    str(r.get("experiment_id"))
+                    for r in self.data.rows("experiment_cate")
+                    if r.get("experiment_id") is not None
+                }
+            )
+            return {
+                "hte_notices": [
+                    {
+                        "kind": "nodata",
+                        "text": "Heterogeneous effects are estimated for one "
+                        "experiment per build (dbt var cate_experiment_id; this "
+                        f"build: {', '.join(analysed) or 'none'}), not this one.",
+                    }
+                ]
+            }
+        errors = [r.get("error_message") for r in rows if r.get("error_message")]
+        if errors:
+            return {"hte_notices": [{"kind": "alert", "text": errors[0]}]}
+        metric_id = _first(rows).get("metric_id")
+        metric = self.metrics.get(metric_id, {})
+        direction = metric.get("desired_direction")
+        heat = [r for r in rows if r.get("output") == "heatmap"]
+        roi = [r for r in rows if r.get("output") == "roi_curve"]
+        names = LEARNER_NAMES
+        maps, extremes = [], []
+        for learner in hte_learners(heat):
+            cells = sorted(
+                (r for r in heat if r.get("learner") == learner),
+                key=lambda r: (
+                    str(r.get("segment")),
+                    r.get("activity_bin_order") or 0,
+                ),
+            )
+            maps.append(
+                {
+                    "learner": names.get(learner, learner),
+                    "svg": Markup(
+                        charts.cate_heatmap(
+                            [
+                                charts.CateCell(
+                                    row=str(r.get("segment")),
+                                    column=str(r.get("activity_bin")),
+                                    value=charts.finite(r.get("mean_cate")),
+                                    units=r.get("units"),
+                                )
+                                for r in cells
+                            ],
+                            title=f"{names.get(learner, learner)}: mean estimated "
+                            "CATE by segment (rows) and activity bin (columns)",
+                            desired_direction=direction,
+                        )
+                    ),
+                }
+            )
+            shown = [r for r in cells if charts.finite(r.get("mean_cate")) is not None]
+            if shown:
+                top = max(shown, key=lambda r: r["mean_cate"])
+                low = min(shown, key=lambda r: r["mean_cate"])
+                extremes.append(
+                    f"{names.get(learner, learner)}: largest "
+                    f"{fmt.number(top['mean_cate'], signed=True)} in "
+                    f"{top.get('segment')} / activity {top.get('activity_bin')} "
+                    f"(observed {fmt.number(top.get('observed_uplift'), signed=True)}),"
+                    f" smallest {fmt.number(low['mean_cate'], signed=True)} in "
+                    f"{low.get('segment')} / activity {low.get('activity_bin')} "
+                    f"(observed {fmt.number(low.get('observed_uplift'), signed=True)})."
+                )
+        series, random, table = [], [], []
+        for learner in hte_learners(roi):
+            points = sorted(
+                (r for r in roi if r.get("learner") == learner),
+                key=lambda r: r.get("budget_share") or 0,
+            )
+            series.append(
+                charts.UpliftSeries(
+                    names.get(learner, learner),
+                    [
+                        (r.get("budget_share"), r.get("incremental_outcome"))
+                        for r in points
+                    ],
+                )
+            )
+            random = [(r.get("budget_share"), r.get("random_outcome")) for r in points]
+            for r in points:
+                if r.get("budget_share") in (0.1, 0.2, 0.5):
+                    table.append(
+                        {
+                            "learner": names.get(learner, learner),
+                            "share": fmt.pct(r.get("budget_share"), signed=False),
+                            "units": fmt.integer(r.get("units")),
+                            "predicted": fmt.number(r.get("mean_cate"), signed=True),
+                            "observed": fmt.number(
+                                r.get("observed_uplift"), signed=True
+                            ),
+                            "gain": fmt.number(r.get("incremental_outcome")),
+                            "random": fmt.number(r.get("random_outcome")),
+                        }
+                    )
+        return {
+            "hte": {
+                "metric": metric.get("metric_name") or metric_id,
+                "maps": maps,
+                "extremes": extremes,
+                "roi_svg": Markup(
+                    charts.uplift_chart(
+                        series,
+                        random,
+                        title="Incremental outcome of treating the top x% by "
+                        "estimated CATE (held-out)",
+                    )
+                ),
+                "roi_rows": table,
+            }
+        }
+
+    def _cohorts(self, experiment_id: Any) -> dict[str, Any]:
+        rows = sorted(
+            self.data.for_experiment("experiment_cohorts", experiment_id),
+            key=lambda r: (
+                str(r.get("segment")),
+                r.get("activity_bin_order") or 0,
+                -1 if r.get("signup_month") is None else r.get("signup_month"),
+            ),
+        )
+        if not rows:
+            return {
+                "cohort_notices": [
+                    {"kind": "nodata", "text": "No analysed units in any cohort."}
+                ]
+            }
+        aggregation = self.metrics.get(rows[0].get("primary_metric_id"), {}).get(
+            "aggregation"
+        )
+        return {
+            "cohorts": [
+                {
+                    "segment": r.get("segment"),
+                    "activity_bin": r.get("activity_bin"),
+                    "signup_month": fmt.integer(r.get("signup_month")),
+                    "units": fmt.integer(r.get("units")),
+                    "treatment_rate": fmt.pct(r.get("treatment_rate"), signed=False),
+                    "received_rate": fmt.pct(
+                        r.get("received_treatment_rate"), signed=False
+                    ),
+                    "pre": fmt.metric_value(r.get("mean_pre_metric"), aggregation),
+                    "outcome": fmt.metric_value(r.get("mean_outcome"), aggregation),
+                    "suppressed": bool(r.get("is_suppressed")),
+                }
+                for r in rows
+            ],
+            "cohort_metric": rows[0].get("primary_metric_id"),
+        }
+
+    def _compliance_section(
+        self, experiment_id: Any, has_data: bool, no_data: dict[str, str]
+    ) -> dict[str, Any]:
+        """ITT, CACE and the naive estimates side by side (compliance_results)."""
+        if not self.data.has("compliance_results"):
+            return {
+                "compliance": [],
+                "compliance_notices": [
+                    _missing_notice("compliance_results", "the non-compliance analysis")
+                ],
+            }
+        if not has_data:
+            return {"compliance": [], "compliance_notices": [no_data]}
+        rows = sorted(
+            self.data.for_experiment("compliance_results", experiment_id),
+            key=lambda r: (str(r.get("metric_id")), str(r.get("variant"))),
+        )
+        if not rows:
+            return {
+                "compliance": [],
+                "compliance_notices": [
+                    {
+                        "kind": "nodata",
+                        "text": "Not applicable: the exposures of this experiment "
+                        "do not say whether units actually received the treatment "
+                        "(no received_treatment values), so every analysis here is "
+                        "intention-to-treat.",
+                    }
+                ],
+            }
+
+        def figure(r: Mapping[str, Any], key: str, places: int) -> dict[str, str]:
+            aggregation = r.get("aggregation")
+            se = charts.finite(r.get(f"{key}_se"))
+            low, high = r.get(f"{key}_ci_low"), r.get(f"{key}_ci_high")
+            return {
+                "estimate": fmt.metric_change(r.get(key), aggregation, places),
+                "se": fmt.DASH
+                if se is None
+                else fmt.metric_change(se, aggregation, places).lstrip("+"),
+                "ci": fmt.interval(low, high, "metric", aggregation, places),
+                "p": fmt.p_value(r.get(f"{key}_p_value")),
+            }
+
+        out = []
+        for r in rows:
+            name = self.metrics.get(r.get("metric_id"), {}).get("metric_name")
+            heading = (
+                f"{name or r.get('metric_id')}: {r.get('variant')} vs "
+                f"{r.get('control_variant')}"
+            )
+            if r.get("error_message") and charts.finite(r.get("itt")) is None:
+                out.append({"metric": heading, "error": r["error_message"]})
+                continue
+            # Two significant digits of the smallest standard error.
+            scale = 100.0 if r.get("aggregation") == "binary" else 1.0
+            errors = [
+                se * scale
+                for key in ("itt_se", "cace_se")
+                if (se := charts.finite(r.get(key))) is not None and se > 0
+            ]
+            places = (
+                min(6, max(0, 1 - math.floor(math.log10(min(errors))))) if errors else 2
+            )
+            labels = [
+                ("itt", "Intention-to-treat (ITT): by assigned arm"),
+                ("cace", "Complier effect (CACE = ITT / first stage, 2SLS)"),
+                (
+                    "per_protocol",
+                    "Per-protocol (naive: treated in the treatment arm vs "
+                    "untreated in the control arm)",
+                ),
+                ("as_treated", "As-treated (naive: received vs not, either arm)"),
+            ]
+            if charts.finite(r.get("ipw_itt")) is not None:
+                labels += [
+                    ("ipw_itt", "ITT weighted by 1 / P(eligible | stratum)"),
+                    ("ipw_cace", "CACE weighted by 1 / P(eligible | stratum)"),
+                ]
+            estimates = [(label, figure(r, key, places)) for key, label in labels]
+            weak = r.get("is_weak_instrument")
+            threshold = charts.finite(r.get("weak_instrument_f_threshold"))
+            facts = [
+                (
+                    "Uptake (received the treatment)",
+                    f"{fmt.pct(r.get('uptake_treatment'), False)} of "
+                    f"{r.get('variant')}, {fmt.pct(r.get('uptake_control'), False)} "
+                    f"of {r.get('control_variant')}",
+                ),
+                (
+                    "First stage (uptake difference)",
+                    fmt.metric_change(r.get("first_stage"), "binary"),
+                ),
+                (
+                    "First-stage F (robust; classical)",
+                    f"{fmt.number(r.get('first_stage_f'), 1)}; "
+                    f"{fmt.number(r.get('first_stage_f_classical'), 1)}",
+                ),
+                (
+                    "Instrument strength",
+                    fmt.DASH
+                    if weak is None
+                    else ("weak" if weak else "strong")
+                    + (f" (threshold F = {threshold:g})" if threshold else ""),
+                ),
+                (
+                    "Units (treatment arm, control arm, uptake unknown)",
+                    f"{fmt.integer(r.get('n_treatment'))}, "
+                    f"{fmt.integer(r.get('n_control'))}, "
+                    f"{fmt.integer(r.get('n_received_unknown'))}",
+                ),
+            ]
+            weighted = None
+            if charts.finite(r.get("ipw_itt")) is not None:
+                weighted = (
+                    "Weighted rows: each eligible unit counts 1 / P(eligible | "
+                    "stratum of its attributes), so the experiment stands for all "
+                    f"{fmt.integer(r.get('ipw_population_units'))} units with a known "
+                    "eligibility ("
+                    f"{fmt.integer(r.get('ipw_eligible_population_units'))} "
+                    "eligible), assuming the effect differs between eligible and "
+                    "ineligible units only through those attributes."
+                )
+            notes = [
+                text
+                for text in (
+                    r.get("warning_message"),
+                    r.get("error_message"),
+                    weighted,
+                    None
+                    if r.get("ipw_error_message") is None
+                    else f"Eligibility weighting: {r['ipw_error_message']}.",
+                )
+                if text
+            ]
+            out.append(
+                {
+                    "metric": heading,
+                    "error": None,
+                    "weak": bool(weak),
+                    "estimates": estimates,
+                    "facts": facts,
+                    "notes": notes,
+                }
+            )
+        return {"compliance": out, "compliance_notices": []}
 
     def _power_section(
         self, experiment_id: Any, has_data: bool, no_data: dict[str, str]

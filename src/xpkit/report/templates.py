@@ -371,13 +371,16 @@ EXPERIMENT = """{% extends "base.html" %}
   <p class="small muted">Lifts are treatment minus control with {{ ci_label }}
   confidence intervals in brackets; p is two-sided; adjusted p applies the
   {{ correction }} correction within the experiment. Binary metrics are rates
-  and their absolute lifts are in percentage points (pp).</p>
+  and their absolute lifts are in percentage points (pp). P(beat control) is the
+  Bayesian posterior probability that the variant is better than control, with
+  the expected relative loss of shipping it below (methodology, Bayesian).</p>
   <div class="scroll"><table>
     <thead><tr><th>metric</th><th>variant</th><th class="num">units (c / t)</th>
     <th class="num">control</th><th class="num">treatment</th>
     <th class="num">abs. lift</th><th class="num">rel. lift</th>
     <th class="num">p</th><th class="num">adj. p</th>
-    <th class="num">CUPED abs. lift</th><th>result</th></tr></thead>
+    <th class="num">CUPED abs. lift</th><th class="num">P(beat control)</th>
+    <th>result</th></tr></thead>
     <tbody>
     {% for r in results %}
     <tr{% if r.error %} class="error"{% endif %}>
@@ -393,9 +396,11 @@ EXPERIMENT = """{% extends "base.html" %}
       <td class="num">{{ r.cuped }}<span class="ci">{{ r.cuped_ci }}</span>{% if
         r.variance_reduction %}<span class="ci">{{ r.variance_reduction
         }}</span>{% endif %}</td>
+      <td class="num">{{ r.chance }}{% if r.expected_loss %}<span class="ci">{{
+        r.expected_loss }}</span>{% endif %}</td>
       <td>{{ direction_badge(r.direction) }}</td>
       {% else %}
-      <td colspan="9" class="small">{{ r.error }}</td>
+      <td colspan="10" class="small">{{ r.error }}</td>
       {% endif %}
     </tr>
     {% endfor %}
@@ -425,6 +430,13 @@ EXPERIMENT = """{% extends "base.html" %}
   <h3>{{ c.metric }}</h3>
   <div class="chart-box">{{ c.svg }}</div>
   {% if c.note %}<p class="small muted">{{ c.note }}</p>{% endif %}
+  {% if c.sequential_svg %}
+  <p class="small muted">Always-valid (sequential) interval from
+  marts.daily_results: unlike the band above, it may be checked every day
+  without inflating false positives (methodology, Sequential).</p>
+  <div class="chart-box">{{ c.sequential_svg }}</div>
+  {% endif %}
+  {% if c.sequential_note %}<p class="small">{{ c.sequential_note }}</p>{% endif %}
   {% endfor %}
   {% endif %}
 </section>
@@ -452,17 +464,137 @@ EXPERIMENT = """{% extends "base.html" %}
   {% endif %}
 </section>
 
+<section class="card" id="planned_assignment">
+  <h2>Planned assignment</h2>
+  {% if plan_notices %}{{ notices(plan_notices) }}{% endif %}
+  {% if plan %}
+  <p>{{ srm_badge(plan.flag) }} {{ plan.text }}</p>
+  <div class="chart-box">{{ plan.svg }}</div>
+  <div class="scroll"><table>
+    <thead><tr><th>variant</th><th class="num">expected share</th>
+    <th class="num">assigned share</th><th class="num">units</th></tr></thead>
+    <tbody>
+    {% for b in plan.rows %}
+    <tr><td>{{ b.variant }}{% if b.is_control %}
+      <span class="badge role">control</span>{% endif %}</td>
+      <td class="num">{{ b.expected }}</td><td class="num">{{ b.observed }}</td>
+      <td class="num">{{ b.units }}</td></tr>
+    {% endfor %}
+    </tbody>
+  </table></div>
+  {% endif %}
+</section>
+
 <section class="card" id="segments">
   <h2>Segments</h2>
   {% if segment_notices %}{{ notices(segment_notices) }}{% else %}
   <p class="small muted">Relative lift of the primary metric and of each
   guardrail within each segment (units with that attribute value), per treatment
   variant. Cells with too few units are suppressed; adjusted p-values are
-  corrected within the segment.</p>
+  corrected within the segment. Segment-vs-rest p-values test whether a
+  segment's lift differs from the lift in the other units (Benjamini-Hochberg
+  across segments).</p>
   {% for s in segments %}
   <h3>{{ s.metric }}</h3>
   <div class="chart-box">{{ s.svg }}</div>
   {% for line in s.notes %}<p class="small">{{ line }}</p>{% endfor %}
+  {% endfor %}
+  {% endif %}
+</section>
+
+<section class="card" id="heterogeneity">
+  <h2>Heterogeneous effects and cohorts</h2>
+  <h3>Conditional average treatment effects</h3>
+  {% if hte_notices %}{{ notices(hte_notices) }}{% endif %}
+  {% if hte %}
+  <p class="small muted">Estimated effect of assignment to the treatment on
+  {{ hte.metric }} for units like these (segment, age, activity score, signup
+  month, pre-period value), by three meta-learners on gradient-boosted trees,
+  cross-fitted: every unit's estimate comes from models that never saw it.
+  Cells show the mean estimate of their units; "observed" is the cell's plain
+  difference in means. Estimates of small cells shrink towards the average.</p>
+  {% for m in hte.maps %}<div class="chart-box">{{ m.svg }}</div>{% endfor %}
+  {% for line in hte.extremes %}<p class="small">{{ line }}</p>{% endfor %}
+  <h3>ROI versus budget</h3>
+  <p class="small muted">Treat the x% of units with the highest estimated
+  effect: the line is the extra {{ hte.metric }} that gives (units treated x
+  the observed difference in means among them, on held-out estimates); the
+  dashed line is treating the same number of units at random. A curve above
+  the dashed line means targeting pays.</p>
+  <div class="chart-box">{{ hte.roi_svg }}</div>
+  <div class="scroll"><table>
+    <thead><tr><th>learner</th><th class="num">budget</th><th class="num">units</th>
+    <th class="num">mean estimate</th><th class="num">observed uplift</th>
+    <th class="num">incremental outcome</th><th class="num">at random</th></tr></thead>
+    <tbody>
+    {% for r in hte.roi_rows %}
+    <tr><td>{{ r.learner }}</td><td class="num">{{ r.share }}</td>
+      <td class="num">{{ r.units }}</td><td class="num">{{ r.predicted }}</td>
+      <td class="num">{{ r.observed }}</td><td class="num">{{ r.gain }}</td>
+      <td class="num">{{ r.random }}</td></tr>
+    {% endfor %}
+    </tbody>
+  </table></div>
+  {% endif %}
+  <h3>Cohorts</h3>
+  {% if cohort_notices %}{{ notices(cohort_notices) }}{% endif %}
+  {% if cohorts %}
+  <p class="small muted">Analysed units by segment, activity-score bin and
+  signup month: size, share assigned to a treatment arm, share that received
+  the treatment (where recorded), and the mean pre-period value and mean
+  outcome of the primary metric ({{ cohort_metric }}); cohorts with too few
+  units show no means.</p>
+  <div class="scroll"><table>
+    <thead><tr><th>segment</th><th>activity</th><th class="num">signup month</th>
+    <th class="num">units</th><th class="num">in treatment arm</th>
+    <th class="num">received treatment</th><th class="num">mean pre-period</th>
+    <th class="num">mean outcome</th></tr></thead>
+    <tbody>
+    {% for c in cohorts %}
+    <tr><td>{{ c.segment }}</td><td>{{ c.activity_bin }}</td>
+      <td class="num">{{ c.signup_month }}</td><td class="num">{{ c.units }}</td>
+      <td class="num">{{ c.treatment_rate }}</td>
+      <td class="num">{{ c.received_rate }}</td>
+      <td class="num">{{ c.pre }}</td><td class="num">{{ c.outcome }}</td></tr>
+    {% endfor %}
+    </tbody>
+  </table></div>
+  {% endif %}
+</section>
+
+<section class="card" id="compliance">
+  <h2>Non-compliance</h2>
+  {% if compliance_notices %}{{ notices(compliance_notices) }}{% else %}
+  <p class="small muted">Not every unit got what it was assigned. The
+  intention-to-treat effect compares the arms as randomised (unbiased for the
+  effect of offering the treatment); the complier effect divides it by the
+  difference in uptake (the effect on units who take the treatment when, and
+  only when, assigned to it). The naive comparisons by treatment actually
+  received are shown for contrast: they are biased whenever uptake depends on
+  something that also drives the metric. Intervals {{ ci_label }}, normal.</p>
+  {% for c in compliance %}
+  <h3>{{ c.metric }}</h3>
+  {% if c.error %}<div class="notice notice-alert">{{ c.error }}</div>{% else %}
+  {% if c.weak %}<div class="notice notice-alert">Weak instrument: the
+  complier effect and its interval are unreliable.</div>{% endif %}
+  <div class="scroll"><table>
+    <thead><tr><th>estimate</th><th class="num">effect</th>
+    <th class="num">{{ ci_label }} interval</th><th class="num">std. error</th>
+    <th class="num">p</th></tr></thead>
+    <tbody>
+    {% for label, f in c.estimates %}
+    <tr><td>{{ label }}</td><td class="num">{{ f.estimate }}</td>
+      <td class="num">{{ f.ci }}</td><td class="num">{{ f.se }}</td>
+      <td class="num">{{ f.p }}</td></tr>
+    {% endfor %}
+    </tbody>
+  </table></div>
+  <dl class="facts">
+    {% for label, value in c.facts %}<dt>{{ label }}</dt><dd>{{ value }}</dd>
+    {% endfor %}
+  </dl>
+  {% for line in c.notes %}<p class="small">{{ line }}</p>{% endfor %}
+  {% endif %}
   {% endfor %}
   {% endif %}
 </section>

@@ -1,0 +1,252 @@
+-- Per arm x metric x received_treatment cell sufficient statistics, for the
+-- experiments whose exposures say whether the unit actually received the
+-- treatment: the input of compliance_results (ITT, complier effect, per-protocol).
+-- With an eligibility column in raw.units, also the sums weighted by the inverse
+-- probability of eligibility within strata of the var eligibility_strata.
+{%- set has_eligible = experimentation.has_eligibility() %}
+{%- set strata = experimentation.eligibility_strata() %}
+
+with
+
+arms as (
+
+    select * from {{ ref('int_arms_keyed') }}
+
+),
+
+assignments as (
+
+    select * from {{ ref('int_assignments_resolved') }}
+    where not is_multi_variant
+        and arm_key is not null
+
+),
+
+unit_metrics as (
+
+    select * from {{ ref('int_unit_metrics_pivoted') }}
+
+),
+
+registered_metrics as (
+
+    select * from {{ ref('int_registered_metrics_keyed') }}
+
+),
+
+units as (
+
+    select * from {{ ref('stg_raw__units') }}
+    where reason_code is null
+
+),
+
+compliance_experiments as (
+
+    -- Experiments with at least one analysed unit whose uptake is known.
+    select experiment_id
+    from assignments
+    group by experiment_id
+    having count(received_treatment) > 0
+
+),
+
+population as (
+
+    -- Units with a known eligibility: the population the weighted estimate
+    -- speaks for, each in its stratum of observed attributes.
+    select
+        unit_id,
+        {%- if has_eligible %}
+        case
+            when {{ experimentation.try_cast('eligible', dbt.type_boolean()) }} then 1
+            when not {{ experimentation.try_cast('eligible', dbt.type_boolean()) }} then 0
+        end as is_eligible,
+        {%- else %}
+        cast(null as {{ dbt.type_int() }}) as is_eligible,
+        {%- endif %}
+        {%- if strata %}
+        {%- set parts = [] %}
+        {%- for stratum in strata %}
+            {%- set column = adapter.quote(stratum['column']) %}
+            {%- if stratum.get('bins') %}
+                {#- Quantile group 1..bins of the value, ties kept together:
+                    ceil(bins x (units with a value <= this one) / units with a
+                    value), in exact integer arithmetic. -#}
+                {%- set is_null = "case when " ~ column ~ " is null then 1 else 0 end" %}
+                {%- set at_or_below = "count(*) over (partition by " ~ is_null ~ " order by " ~ column ~ ")" %}
+                {%- set with_value = "count(*) over (partition by " ~ is_null ~ ")" %}
+                {%- do parts.append("case when " ~ column ~ " is null then '(missing)' else cast(cast(floor((cast("
+                    ~ at_or_below ~ " as " ~ experimentation.type_double() ~ ") * " ~ stratum['bins'] ~ " - 1) / "
+                    ~ with_value ~ ") as " ~ dbt.type_bigint() ~ ") + 1 as " ~ dbt.type_string() ~ ") end") %}
+            {%- else %}
+                {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '(missing)')") %}
+            {%- endif %}
+            {%- if not loop.last %}{%- do parts.append("'|'") %}{%- endif %}
+        {%- endfor %}
+        {{ dbt.concat(parts) }} as stratum
+        {%- else %}
+        '(all)' as stratum
+        {%- endif %}
+    from units
+    {%- if has_eligible %}
+    where {{ experimentation.try_cast('eligible', dbt.type_boolean()) }} is not null
+    {%- else %}
+    where 1 = 0
+    {%- endif %}
+
+),
+
+strata as (
+
+    -- P(eligible | stratum) = eligible_units / population_units; its inverse
+    -- is the weight of an eligible unit of the stratum.
+    select
+        stratum,
+        count(*) as population_units,
+        sum(is_eligible) as eligible_units,
+        case
+            when sum(is_eligible) > 0
+                then cast(count(*) as {{ experimentation.type_double() }}) / sum(is_eligible)
+        end as ipw_weight
+    from population
+    group by stratum
+
+),
+
+analysed as (
+
+    select
+        assignments.experiment_id,
+        assignments.unit_id,
+        assignments.arm_key,
+        assignments.received_treatment,
+        population.is_eligible,
+        population.stratum,
+        case when population.is_eligible = 1 then strata.ipw_weight end as ipw_weight
+    from assignments
+    inner join compliance_experiments
+        on assignments.experiment_id = compliance_experiments.experiment_id
+    left join population
+        on assignments.unit_id = population.unit_id
+    left join strata
+        on population.stratum = strata.stratum
+
+),
+
+coverage as (
+
+    -- Population units in strata where the experiment has weighted units: the
+    -- part of the population the weighted estimate can speak for.
+    select
+        covered.experiment_id,
+        sum(strata.population_units) as covered_population_units
+    from (
+        select distinct
+            experiment_id,
+            stratum
+        from analysed
+        where ipw_weight is not null
+    ) as covered
+    inner join strata
+        on covered.stratum = strata.stratum
+    group by covered.experiment_id
+
+),
+
+population_totals as (
+
+    select
+        sum(population_units) as population_units,
+        sum(eligible_units) as eligible_population_units
+    from strata
+
+),
+
+cell_sizes as (
+
+    select
+        arm_key,
+        received_treatment,
+        count(*) as n_units,
+        sum(case when is_eligible = 1 then 1 else 0 end) as eligible_units,
+        sum(coalesce(ipw_weight, 0)) as ipw_weight_sum,
+        sum(coalesce(ipw_weight * ipw_weight, 0)) as ipw_weight_sq_sum
+    from analysed
+    group by arm_key, received_treatment
+
+),
+
+cell_sums as (
+
+    select
+        analysed.arm_key,
+        analysed.received_treatment,
+        unit_metrics.experiment_metric_key,
+        sum(unit_metrics.m) as metric_sum,
+        sum(unit_metrics.m * unit_metrics.m) as metric_sum_squares,
+        sum(coalesce(analysed.ipw_weight * unit_metrics.m, 0)) as ipw_weighted_sum,
+        sum(
+            coalesce(analysed.ipw_weight * analysed.ipw_weight * unit_metrics.m, 0)
+        ) as ipw_weight_sq_weighted_sum,
+        sum(
+            coalesce(analysed.ipw_weight * analysed.ipw_weight * unit_metrics.m * unit_metrics.m, 0)
+        ) as ipw_weight_sq_weighted_sum_squares
+    from unit_metrics
+    inner join analysed
+        on unit_metrics.unit_id = analysed.unit_id
+        and unit_metrics.arm_key = analysed.arm_key
+    group by
+        analysed.arm_key,
+        analysed.received_treatment,
+        unit_metrics.experiment_metric_key
+
+),
+
+final as (
+
+    -- Every registered metric x cell with units; units without events count
+    -- as zeros.
+    select
+        arms.experiment_id,
+        arms.variant,
+        registered_metrics.metric_id,
+        arms.is_control,
+        registered_metrics.aggregation,
+        cell_sizes.received_treatment,
+        cell_sizes.n_units,
+        cast(coalesce(cell_sums.metric_sum, 0) as {{ experimentation.type_double() }}) as metric_sum,
+        cast(
+            coalesce(cell_sums.metric_sum_squares, 0) as {{ experimentation.type_double() }}
+        ) as metric_sum_squares,
+        cell_sizes.eligible_units,
+        cast(cell_sizes.ipw_weight_sum as {{ experimentation.type_double() }}) as ipw_weight_sum,
+        cast(
+            coalesce(cell_sums.ipw_weighted_sum, 0) as {{ experimentation.type_double() }}
+        ) as ipw_weighted_sum,
+        cast(cell_sizes.ipw_weight_sq_sum as {{ experimentation.type_double() }}) as ipw_weight_sq_sum,
+        cast(
+            coalesce(cell_sums.ipw_weight_sq_weighted_sum, 0) as {{ experimentation.type_double() }}
+        ) as ipw_weight_sq_weighted_sum,
+        cast(
+            coalesce(cell_sums.ipw_weight_sq_weighted_sum_squares, 0) as {{ experimentation.type_double() }}
+        ) as ipw_weight_sq_weighted_sum_squares,
+        coalesce(population_totals.population_units, 0) as population_units,
+        coalesce(population_totals.eligible_population_units, 0) as eligible_population_units,
+        coalesce(coverage.covered_population_units, 0) as covered_population_units
+    from cell_sizes
+    inner join arms
+        on cell_sizes.arm_key = arms.arm_key
+    inner join registered_metrics
+        on arms.experiment_id = registered_metrics.experiment_id
+    left join cell_sums
+        on cell_sizes.arm_key = cell_sums.arm_key
+        and registered_metrics.experiment_metric_key = cell_sums.experiment_metric_key
+        and {{ experimentation.null_safe_equal('cell_sizes.received_treatment', 'cell_sums.received_treatment') }}
+    left join coverage
+        on arms.experiment_id = coverage.experiment_id
+    cross join population_totals
+
+)
+
+select * from final

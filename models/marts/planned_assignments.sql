@@ -1,0 +1,145 @@
+-- Arms for the experiments that are still planned: every eligible unit of
+-- raw.units gets a variant from a hash of the experiment's salt and its id
+-- (docs/methodology.md, "Assignment of planned experiments"). Optionally
+-- stratified by a unit attribute (var assignment_strata_column).
+{%- set available = experimentation.unit_attribute_columns() %}
+{%- set eligibility_column = var('assignment_eligibility_column', 'eligible') %}
+{%- set strata_column = experimentation.assignment_strata_column() %}
+{%- set salt_prefix = var('assignment_salt', '') | replace("'", "''") %}
+{%- set stratified = strata_column != '' %}
+{%- set has_eligibility = eligibility_column and eligibility_column | lower in available %}
+
+with
+
+units as (
+
+    select * from {{ ref('stg_raw__units') }}
+    where reason_code is null
+
+),
+
+experiments as (
+
+    select * from {{ ref('stg_registry__experiments') }}
+    where status = 'planned'
+
+),
+
+arms as (
+
+    select * from {{ ref('int_arms_keyed') }}
+
+),
+
+arm_ranges as (
+
+    -- Each arm owns the buckets [bucket_low, bucket_high) of [0, 10000):
+    -- arms in registry order (control first, then by name), each a share of
+    -- the range proportional to its allocation weight.
+    select
+        arms.experiment_id,
+        arms.variant,
+        arms.is_control,
+        arms.allocation_weight,
+        cast(round(10000 * coalesce(sum(arms.allocation_weight) over (
+            partition by arms.experiment_id
+            order by case when arms.is_control then 0 else 1 end, arms.variant
+            rows between unbounded preceding and 1 preceding
+        ), 0) / sum(arms.allocation_weight) over (partition by arms.experiment_id), 0) as {{ dbt.type_bigint() }})
+        as bucket_low,
+        cast(round(10000 * sum(arms.allocation_weight) over (
+            partition by arms.experiment_id
+            order by case when arms.is_control then 0 else 1 end, arms.variant
+            rows between unbounded preceding and current row
+        ) / sum(arms.allocation_weight) over (partition by arms.experiment_id), 0) as {{ dbt.type_bigint() }})
+        as bucket_high
+    from arms
+    inner join experiments
+        on arms.experiment_id = experiments.experiment_id
+    where arms.allocation_weight > 0
+
+),
+
+eligible_units as (
+
+    select
+        unit_id,
+        {%- if stratified %}
+        coalesce(cast({{ adapter.quote(strata_column) }} as {{ dbt.type_string() }}), '(missing)') as stratum
+        {%- else %}
+        cast(null as {{ dbt.type_string() }}) as stratum
+        {%- endif %}
+    from units
+    {%- if has_eligibility %}
+    -- Units whose eligibility flag is false are never assigned (null = unknown: kept).
+    where coalesce(cast({{ adapter.quote(eligibility_column) }} as {{ dbt.type_boolean() }}), true)
+    {%- endif %}
+
+),
+
+hashed as (
+
+    select
+        experiments.experiment_id,
+        eligible_units.unit_id,
+        eligible_units.stratum,
+        {{ dbt.hash(dbt.concat(["'" ~ salt_prefix ~ "'", 'experiments.experiment_id', "':'", 'eligible_units.unit_id'])) }}
+        as unit_hash,
+        {{ experimentation.hash_bucket(
+            dbt.concat(["'" ~ salt_prefix ~ "'", 'experiments.experiment_id', "':'", 'eligible_units.unit_id'])
+        ) }} as hash_bucket
+    from experiments
+    inner join (select distinct experiment_id from arm_ranges) as assignable
+        on experiments.experiment_id = assignable.experiment_id
+    cross join eligible_units
+
+),
+
+bucketed as (
+
+    select
+        experiment_id,
+        unit_id,
+        stratum,
+        hash_bucket,
+        {%- if stratified %}
+        -- Stratified: within each stratum, units ranked by their hash are dealt
+        -- to the arms in weight proportion (systematic allocation), so each
+        -- arm's count in a stratum is within one unit of stratum size x share.
+        cast(floor(
+            (row_number() over (partition by experiment_id, stratum order by unit_hash, unit_id) - 0.5)
+            * 10000 / count(*) over (partition by experiment_id, stratum)
+        ) as {{ dbt.type_bigint() }}) as assignment_bucket
+        {%- else %}
+        hash_bucket as assignment_bucket
+        {%- endif %}
+    from hashed
+
+),
+
+assigned as (
+
+    select
+        bucketed.experiment_id,
+        bucketed.unit_id,
+        arm_ranges.variant,
+        arm_ranges.is_control,
+        bucketed.hash_bucket,
+        bucketed.assignment_bucket,
+        {%- if stratified %}
+        '{{ strata_column }}' as strata_column,
+        'stratified_deal' as assignment_method,
+        {%- else %}
+        cast(null as {{ dbt.type_string() }}) as strata_column,
+        'hash_bucket' as assignment_method,
+        {%- endif %}
+        bucketed.stratum
+    from bucketed
+    inner join arm_ranges
+        on bucketed.experiment_id = arm_ranges.experiment_id
+        and bucketed.assignment_bucket >= arm_ranges.bucket_low
+        and bucketed.assignment_bucket < arm_ranges.bucket_high
+
+)
+
+select * from assigned

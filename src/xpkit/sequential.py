@@ -1,0 +1,498 @@
+"""Sequential (always-valid) inference: a normal-mixture confidence sequence.
+
+Fixed-horizon intervals and p-values are valid at one pre-planned look only;
+checking them every day and stopping at the first ``p < alpha`` inflates the
+false-positive rate well above alpha. The asymptotic confidence sequence of
+Waudby-Smith, Arbour, Sinha, Kennedy and Ramdas ("Time-uniform central limit
+theory and asymptotic confidence sequences", Annals of Statistics 2024) holds at
+*every* sample size at once: the chance that it ever excludes the true effect,
+however often it is looked at, is at most alpha (asymptotically).
+
+With ``N = n_control + n_treatment`` units and a difference ``d`` whose
+(fixed-horizon) standard error is ``se``, the ``1 - alpha`` interval at that
+look is ``d +/- se * c(N)`` with
+
+    c(N) = sqrt( 2 (N rho**2 + 1) / (N rho**2) * log( sqrt(N rho**2 + 1) / alpha ) )
+
+This is the two-sided boundary of Robbins' normal mixture martingale
+``M_N = (1 + N rho**2) ** -1/2 * exp( z**2 N rho**2 / (2 (1 + N rho**2)) )``
+with ``z = d / se``, the mixing distribution of the standardised effect being
+``N(0, rho**2)``; by Ville's inequality ``P(sup_N M_N >= 1/alpha) <= alpha``
+under the null, so ``min(1, 1 / M_N)`` is an always-valid p-value at that look
+and its running minimum over the looks so far is the always-valid p-value of
+the experiment (once below alpha it stays there).
+
+The tuning parameter ``rho`` sets where the sequence is tightest: it is chosen
+so that the interval is narrowest at ``tuning_units`` total units,
+
+    rho**2 = (-2 log alpha + log(1 - 2 log alpha)) / tuning_units,
+
+(Waudby-Smith et al., section 3.5). Any ``rho > 0`` keeps the guarantee; a
+good ``tuning_units`` is the planned total sample. Pure functions, no I/O;
+the scalar helpers accept numpy arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xpkit.frequentist import METHOD_UNKNOWN, ComparisonConfig, ComparisonResult
+from xpkit.frequentist import compare as fixed_horizon_compare
+from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS, from_row
+
+__all__ = [
+    "DAILY_RESULT_COLUMNS",
+    "DEFAULT_TUNING_UNITS",
+    "SequentialConfig",
+    "SequentialResult",
+    "always_valid_p_value",
+    "confidence_sequence_multiplier",
+    "daily_results",
+    "experiment_list",
+    "log_mixture_martingale",
+    "mixture_rho",
+    "sequential_interval",
+]
+
+DEFAULT_TUNING_UNITS = 10_000.0
+_SUM_COLUMNS = ("n_units", *SUFFICIENT_STATISTIC_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class SequentialConfig:
+    """Settings of the confidence sequence.
+
+    Attributes:
+        alpha: Two-sided level; the sequence covers with probability
+            ``1 - alpha`` simultaneously over all looks.
+        tuning_units: Total units (both arms) at which the sequence is
+            narrowest (dbt var ``sequential_tuning_units``); sets ``rho``.
+    """
+
+    alpha: float = 0.05
+    tuning_units: float = DEFAULT_TUNING_UNITS
+
+    def __post_init__(self) -> None:
+        """Reject an alpha outside (0, 1) or a non-positive tuning size."""
+        if isinstance(self.alpha, bool) or not 0 < float(self.alpha) < 1:
+            raise ValueError(f"alpha must lie in (0, 1), got {self.alpha!r}")
+        units = self.tuning_units
+        if isinstance(units, bool) or not float(units) > 0:
+            raise ValueError(f"tuning_units must be > 0, got {units!r}")
+
+    @property
+    def rho(self) -> float:
+        """The mixing scale ``rho`` (see ``mixture_rho``)."""
+        return mixture_rho(self.alpha, self.tuning_units)
+
+
+@dataclass(frozen=True, slots=True)
+class SequentialResult:
+    """The always-valid figures of one comparison at one look.
+
+    Attributes:
+        abs_ci_low: Lower end of the confidence sequence of the difference.
+        abs_ci_high: Upper end.
+        rel_ci_low: Lower end of the sequence of the relative lift (its
+            delta-method standard error in place of ``se``).
+        rel_ci_high: Upper end.
+        p_value: ``min(1, 1 / M_N)`` at this look (not yet the running minimum).
+        rho: The mixing scale used.
+        error_message: Why figures are None; None when all were computed.
+    """
+
+    abs_ci_low: float | None = None
+    abs_ci_high: float | None = None
+    rel_ci_low: float | None = None
+    rel_ci_high: float | None = None
+    p_value: float | None = None
+    rho: float | None = None
+    error_message: str | None = None
+
+
+def mixture_rho(alpha: float, tuning_units: float) -> float:
+    """The mixing scale that makes the sequence narrowest at ``tuning_units``.
+
+    ``rho = sqrt((-2 log alpha + log(1 - 2 log alpha)) / tuning_units)``.
+    """
+    log_alpha = math.log(alpha)
+    return math.sqrt((-2 * log_alpha + math.log(1 - 2 * log_alpha)) / tuning_units)
+
+
+def confidence_sequence_multiplier(
+    n: float | np.ndarray, rho: float, alpha: float
+) -> float | np.ndarray:
+    """``c(N)``: the half-width of the sequence in units of the standard error.
+
+    ``sqrt(2 (N rho**2 + 1) / (N rho**2) * log(sqrt(N rho**2 + 1) / alpha))``.
+    """
+    v = np.asarray(n, dtype=float) * rho * rho
+    out = np.sqrt(2 * (v + 1) / v * (0.5 * np.log1p(v) - math.log(alpha)))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def log_mixture_martingale(
+    z: float | np.ndarray, n: float | np.ndarray, rho: float
+) -> float | np.ndarray:
+    """``log M_N = -log(1 + N rho**2) / 2 + z**2 N rho**2 / (2 (1 + N rho**2))``."""
+    v = np.asarray(n, dtype=float) * rho * rho
+    z = np.asarray(z, dtype=float)
+    out = -0.5 * np.log1p(v) + z * z * v / (2 * (1 + v))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def always_valid_p_value(
+    z: float | np.ndarray, n: float | np.ndarray, rho: float
+) -> float | np.ndarray:
+    """``min(1, 1 / M_N)`` at one look: below alpha exactly when the sequence
+    at that look excludes 0."""
+    out = np.exp(np.minimum(0.0, -np.asarray(log_mixture_martingale(z, n, rho))))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _finite(value: float | None) -> float | None:
+    """The value as float, or None when None, NaN or infinite."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def sequential_interval(
+    result: ComparisonResult, config: SequentialConfig
+) -> SequentialResult:
+    """The always-valid interval and p-value of a fixed-horizon comparison.
+
+    Uses the comparison's standard errors (of the difference and, by the delta
+    method, of the relative lift) and ``N = n_control + n_treatment``.
+
+    Args:
+        result: A comparison from ``frequentist.compare`` at this look.
+        config: Alpha and the tuning size.
+
+    Returns:
+        The sequence's figures; None with the comparison's reason when it has
+        no standard error.
+    """
+    rho = config.rho
+    se = result.std_error
+    if result.abs_lift is None or se is None or se <= 0:
+        reason = result.error_message or "no standard error: no interval"
+        return SequentialResult(rho=rho, error_message=reason)
+    n = (result.n_control or 0) + (result.n_treatment or 0)
+    multiplier = confidence_sequence_multiplier(n, rho, config.alpha)
+    half = se * multiplier
+    z = result.abs_lift / se
+    figures: dict[str, float | None] = {
+        "abs_ci_low": _finite(result.abs_lift - half),
+        "abs_ci_high": _finite(result.abs_lift + half),
+        "p_value": _finite(always_valid_p_value(z, n, rho)),
+    }
+    errors = []
+    rel_se = result.rel_std_error
+    if result.rel_lift is not None and rel_se is not None and rel_se > 0:
+        figures["rel_ci_low"] = _finite(result.rel_lift - rel_se * multiplier)
+        figures["rel_ci_high"] = _finite(result.rel_lift + rel_se * multiplier)
+    else:
+        errors.append(result.error_message or "relative lift undefined")
+    if any(figures[k] is None for k in ("abs_ci_low", "abs_ci_high", "p_value")):
+        return SequentialResult(rho=rho, error_message="non-finite sequential figures")
+    return SequentialResult(
+        **figures, rho=rho, error_message="; ".join(errors) if errors else None
+    )
+
+
+# ---------------------------------------------------------------------------
+# The daily_results mart
+# ---------------------------------------------------------------------------
+
+DAILY_RESULT_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "metric_id": "string",
+    "variant": "string",
+    "exposure_date": "date32[pyarrow]",
+    "day_number": "Int64",
+    "control_variant": "string",
+    "n_control": "Int64",
+    "n_treatment": "Int64",
+    "mean_control": "Float64",
+    "mean_treatment": "Float64",
+    "abs_lift": "Float64",
+    "abs_ci_low": "Float64",
+    "abs_ci_high": "Float64",
+    "rel_lift": "Float64",
+    "rel_ci_low": "Float64",
+    "rel_ci_high": "Float64",
+    "p_value": "Float64",
+    "is_significant": "boolean",
+    "method": "string",
+    "std_error": "Float64",
+    "rel_std_error": "Float64",
+    "always_valid_ci_low": "Float64",
+    "always_valid_ci_high": "Float64",
+    "always_valid_rel_ci_low": "Float64",
+    "always_valid_rel_ci_high": "Float64",
+    "always_valid_p_value": "Float64",
+    "is_significant_always_valid": "boolean",
+    "is_sequential": "boolean",
+    "alpha": "Float64",
+    "sequential_rho": "Float64",
+    "sequential_tuning_units": "Float64",
+    "aggregation": "string",
+    "error_message": "string",
+}
+
+
+def _missing(value: Any) -> bool:
+    """True for None, NaN and pandas NA."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a frame as dicts with missing values as None."""
+    return [
+        {k: None if _missing(v) else v for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
+
+
+def _alpha(value: Any) -> float:
+    """The experiment's alpha; 0.05 when empty or unusable."""
+    try:
+        alpha = 0.05 if _missing(value) else float(value)
+    except (TypeError, ValueError):
+        return 0.05
+    return alpha if 0 < alpha < 1 else 0.05
+
+
+def _day(value: Any) -> Any:
+    """A date from a date, timestamp or ISO string."""
+    return pd.Timestamp(value).date()
+
+
+def experiment_list(value: Any) -> list[str]:
+    """Experiment ids from a dbt var value: a list, or a comma-separated string
+    (how a list reaches a Python model through ``config``)."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple | set):
+        return sorted({str(v).strip() for v in value if str(v).strip()})
+    text = str(value).strip().strip("[]")
+    items = (part.strip().strip("'\"") for part in text.split(","))
+    return sorted({item for item in items if item})
+
+
+def daily_results(
+    arm_metrics_daily: pd.DataFrame,
+    experiments: pd.DataFrame,
+    sequential_experiments: Iterable[str] = (),
+    tuning_units: float = DEFAULT_TUNING_UNITS,
+) -> pd.DataFrame:
+    """One row per experiment x metric x treatment variant x exposure day.
+
+    Each row compares the arms as they stood for the units first exposed up to
+    and including ``exposure_date`` (cumulative sums of ``arm_metrics_daily``,
+    each unit with its whole analysis window), in two ways: the fixed-horizon
+    test of ``frequentist.compare`` (the naive daily look) and the always-valid
+    confidence sequence. ``always_valid_p_value`` is the running minimum of the
+    per-look values, so it never rises; ``is_significant_always_valid`` is
+    ``always_valid_p_value < alpha``. CUPED is not applied here.
+
+    Args:
+        arm_metrics_daily: Rows of the ``arm_metrics_daily`` mart.
+        experiments: The experiments registry (control_variant, alpha).
+        sequential_experiments: Experiment ids in sequential mode (dbt var
+            ``sequential_experiments``); copied to ``is_sequential``.
+        tuning_units: Total units at which the sequence is narrowest.
+
+    Returns:
+        A frame with the columns of ``DAILY_RESULT_COLUMNS``, sorted by
+        experiment, metric, variant and day.
+    """
+    sequential = {str(e) for e in sequential_experiments}
+    registry = {str(r.get("experiment_id")): r for r in _records(experiments)}
+    rows: list[dict[str, Any]] = []
+    if arm_metrics_daily.empty:
+        return _typed(rows)
+    daily = _records(arm_metrics_daily)
+    by_experiment: dict[str, list[dict[str, Any]]] = {}
+    for row in daily:
+        by_experiment.setdefault(str(row.get("experiment_id")), []).append(row)
+    for experiment_id, experiment_rows in sorted(by_experiment.items()):
+        info = registry.get(experiment_id, {})
+        control = info.get("control_variant") or next(
+            (r.get("variant") for r in experiment_rows if r.get("is_control")), None
+        )
+        alpha = _alpha(info.get("alpha"))
+        config = SequentialConfig(alpha, tuning_units)
+        days = sorted({_day(r["exposure_date"]) for r in experiment_rows})
+        by_metric: dict[str, list[dict[str, Any]]] = {}
+        for row in experiment_rows:
+            by_metric.setdefault(str(row.get("metric_id")), []).append(row)
+        for metric_id, metric_rows in sorted(by_metric.items()):
+            rows.extend(
+                _metric_series(
+                    experiment_id,
+                    metric_id,
+                    metric_rows,
+                    days,
+                    None if control is None else str(control),
+                    config,
+                    experiment_id in sequential,
+                )
+            )
+    return _typed(rows)
+
+
+def _typed(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The rows as a frame with the columns and dtypes of DAILY_RESULT_COLUMNS."""
+    data = {
+        name: pd.array([row.get(name) for row in rows], dtype=dtype)
+        for name, dtype in DAILY_RESULT_COLUMNS.items()
+    }
+    return pd.DataFrame(data, columns=list(DAILY_RESULT_COLUMNS))
+
+
+def _metric_series(
+    experiment_id: str,
+    metric_id: str,
+    rows: list[Mapping[str, Any]],
+    days: list[Any],
+    control: str | None,
+    config: SequentialConfig,
+    is_sequential: bool,
+) -> list[dict[str, Any]]:
+    """The daily rows of one experiment and metric, every treatment variant."""
+    aggregation = rows[0].get("aggregation")
+    by_arm: dict[str, dict[Any, Mapping[str, Any]]] = {}
+    for row in rows:
+        by_arm.setdefault(str(row.get("variant")), {})[_day(row["exposure_date"])] = row
+    variants = sorted(v for v in by_arm if v != control)
+    running = {v: dict.fromkeys(_SUM_COLUMNS, 0.0) for v in [*by_arm, str(control)]}
+    best_p: dict[str, float | None] = dict.fromkeys(variants)
+    out = []
+    for number, current in enumerate(days, start=1):
+        for variant, by_day in by_arm.items():
+            row = by_day.get(current)
+            if row is None:
+                continue
+            for column in _SUM_COLUMNS:
+                value = row.get(column)
+                if value is not None:
+                    running[variant][column] += float(value)
+        for variant in variants:
+            result = _compare_arms(
+                running.get(str(control)), running[variant], aggregation, config
+            )
+            if control is None:
+                result = ComparisonResult(
+                    method=METHOD_UNKNOWN,
+                    alpha=config.alpha,
+                    error_message="no control variant registered",
+                )
+            seq = sequential_interval(result, config)
+            if seq.p_value is not None:
+                previous = best_p[variant]
+                best_p[variant] = (
+                    seq.p_value if previous is None else min(previous, seq.p_value)
+                )
+            running_p = best_p[variant]
+            out.append(
+                {
+                    "experiment_id": experiment_id,
+                    "metric_id": metric_id,
+                    "variant": variant,
+                    "exposure_date": current,
+                    "day_number": number,
+                    "control_variant": control,
+                    "n_control": result.n_control,
+                    "n_treatment": result.n_treatment,
+                    "mean_control": result.mean_control,
+                    "mean_treatment": result.mean_treatment,
+                    "abs_lift": result.abs_lift,
+                    "abs_ci_low": result.abs_ci_low,
+                    "abs_ci_high": result.abs_ci_high,
+                    "rel_lift": result.rel_lift,
+                    "rel_ci_low": result.rel_ci_low,
+                    "rel_ci_high": result.rel_ci_high,
+                    "p_value": result.p_value,
+                    "is_significant": None
+                    if result.p_value is None
+                    else result.p_value < config.alpha,
+                    "method": None
+                    if result.method == METHOD_UNKNOWN
+                    else result.method,
+                    "std_error": result.std_error,
+                    "rel_std_error": result.rel_std_error,
+                    "always_valid_ci_low": seq.abs_ci_low,
+                    "always_valid_ci_high": seq.abs_ci_high,
+                    "always_valid_rel_ci_low": seq.rel_ci_low,
+                    "always_valid_rel_ci_high": seq.rel_ci_high,
+                    "always_valid_p_value": running_p,
+                    "is_significant_always_valid": None
+                    if running_p is None
+                    else running_p < config.alpha,
+                    "is_sequential": is_sequential,
+                    "alpha": config.alpha,
+                    "sequential_rho": config.rho,
+                    "sequential_tuning_units": float(config.tuning_units),
+                    "aggregation": aggregation,
+                    "error_message": result.error_message,
+                }
+            )
+    return out
+
+
+def _compare_arms(
+    control: Mapping[str, float] | None,
+    treatment: Mapping[str, float],
+    aggregation: Any,
+    config: SequentialConfig,
+) -> ComparisonResult:
+    """The fixed-horizon comparison of two cumulative arms (no CUPED)."""
+
+    def statistic(totals: Mapping[str, float] | None) -> Any:
+        if totals is None or totals["n_units"] == 0:
+            return None
+        return from_row(
+            {
+                **totals,
+                "aggregation": aggregation,
+                "has_covariate": False,
+                "n_units": int(totals["n_units"]),
+            }
+        )
+
+    try:
+        control_stat, treatment_stat = statistic(control), statistic(treatment)
+    except ValueError as problem:
+        return ComparisonResult(
+            method=METHOD_UNKNOWN, alpha=config.alpha, error_message=str(problem)
+        )
+    if control_stat is None or treatment_stat is None:
+        missing = [
+            f"{name} arm has no units yet"
+            for name, arm in (("control", control_stat), ("treatment", treatment_stat))
+            if arm is None
+        ]
+        return ComparisonResult(
+            method=METHOD_UNKNOWN,
+            alpha=config.alpha,
+            n_control=None if control_stat is None else control_stat.n,
+            n_treatment=None if treatment_stat is None else treatment_stat.n,
+            error_message="; ".join(missing),
+        )
+    return fixed_horizon_compare(
+        control_stat, treatment_stat, ComparisonConfig(config.alpha)
+    )

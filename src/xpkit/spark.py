@@ -38,10 +38,14 @@ import pandas as pd
 import pyarrow as pa
 
 from xpkit import load as raw_load
+from xpkit.bayesian import Prior
 from xpkit.decisions import DecisionConfig, experiment_decisions
+from xpkit.hte import experiment_cate
+from xpkit.iv import compliance_results
 from xpkit.manifest import build_manifest
 from xpkit.power import experiment_power
 from xpkit.results import assignment_balance, experiment_results, segment_results
+from xpkit.sequential import daily_results, experiment_list
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -256,10 +260,14 @@ class Settings:
     """
 
     multiple_testing_correction: str = "holm"
+    bayesian_prior: Prior = Prior()
     min_segment_units: int = 10
     max_days_to_target: float = 90.0
     max_multi_variant_share: float = 0.01
     inconclusive_decision: str = "iterate"
+    sequential_experiments: tuple[str, ...] = ()
+    sequential_tuning_units: float = 10000.0
+    weak_instrument_f_threshold: float = 10.0
     as_of: str = ""
 
 
@@ -288,21 +296,30 @@ REGISTRY = (
 
 def _decisions(frames: Sequence[pd.DataFrame], settings: Settings) -> pd.DataFrame:
     config = DecisionConfig(
-        max_days_to_target=float(settings.max_days_to_target),
-        max_multi_variant_share=float(settings.max_multi_variant_share),
+        max_days_to_target=settings.max_days_to_target,
+        max_multi_variant_share=settings.max_multi_variant_share,
         inconclusive_decision=settings.inconclusive_decision,
+        sequential_experiments=frozenset(settings.sequential_experiments),
     )
     return experiment_decisions(
-        *frames, config=config, decided_at=settings.as_of or datetime.now(UTC)
+        *frames[:7],
+        config=config,
+        decided_at=settings.as_of or datetime.now(UTC),
+        daily_results=frames[7],
     )
 
 
 # The Python models of python_models/marts/, in dependency order: the same
-# package function on the same refs (and vars) as the model of the same name.
+# package function on the same refs and vars as the model of the same name.
 PYTHON_MARTS: tuple[PythonMart, ...] = (
     PythonMart(
         "assignment_balance",
         ("intermediate.int_arms_counted",),
+        lambda frames, settings: assignment_balance(frames[0]),
+    ),
+    PythonMart(
+        "planned_assignment_balance",
+        ("intermediate.int_planned_arms_counted",),
         lambda frames, settings: assignment_balance(frames[0]),
     ),
     PythonMart(
@@ -311,6 +328,7 @@ PYTHON_MARTS: tuple[PythonMart, ...] = (
         lambda frames, settings: experiment_results(
             *frames[:4],
             correction=settings.multiple_testing_correction,
+            prior=settings.bayesian_prior,
             experiment_variants=frames[4],
         ),
     ),
@@ -320,7 +338,17 @@ PYTHON_MARTS: tuple[PythonMart, ...] = (
         lambda frames, settings: segment_results(
             *frames,
             correction=settings.multiple_testing_correction,
+            prior=settings.bayesian_prior,
             min_units=settings.min_segment_units,
+        ),
+    ),
+    PythonMart(
+        "daily_results",
+        ("marts.arm_metrics_daily", "staging.stg_registry__experiments"),
+        lambda frames, settings: daily_results(
+            *frames,
+            sequential_experiments=settings.sequential_experiments,
+            tuning_units=settings.sequential_tuning_units,
         ),
     ),
     PythonMart(
@@ -334,6 +362,20 @@ PYTHON_MARTS: tuple[PythonMart, ...] = (
         lambda frames, settings: experiment_power(*frames),
     ),
     PythonMart(
+        "compliance_results",
+        ("marts.arm_metrics_by_compliance", "staging.stg_registry__experiments"),
+        lambda frames, settings: compliance_results(
+            *frames, weak_f=settings.weak_instrument_f_threshold
+        ),
+    ),
+    PythonMart(
+        "experiment_cate",
+        ("intermediate.int_cate_units",),
+        lambda frames, settings: experiment_cate(
+            frames[0], min_units=settings.min_segment_units
+        ),
+    ),
+    PythonMart(
         "experiment_decisions",
         (
             "staging.stg_registry__experiments",
@@ -343,6 +385,7 @@ PYTHON_MARTS: tuple[PythonMart, ...] = (
             "marts.assignment_balance",
             "marts.experiment_health",
             "marts.experiment_power",
+            "marts.daily_results",
         ),
         _decisions,
     ),
@@ -358,26 +401,35 @@ def project_settings(
     project_dir: Path, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
     """The vars of ``dbt_project.yml`` that the Python marts read, then
-    ``XP_AS_OF`` for an empty ``as_of``, then ``overrides`` (None = keep)."""
+    ``XP_AS_OF`` for an empty ``as_of``, then ``overrides`` (var names; None
+    keeps the project's value)."""
     import yaml
 
     with open(Path(project_dir) / "dbt_project.yml", encoding="utf-8") as handle:
-        project_vars = (yaml.safe_load(handle) or {}).get("vars") or {}
-    values = {
-        name: project_vars[name]
-        for name in Settings.__dataclass_fields__
-        if project_vars.get(name) is not None
-    }
-    values["as_of"] = str(values.get("as_of") or os.environ.get("XP_AS_OF", ""))
+        values: dict[str, Any] = dict((yaml.safe_load(handle) or {}).get("vars") or {})
+    values["as_of"] = values.get("as_of") or os.environ.get("XP_AS_OF", "")
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    settings = Settings(**values)
+    defaults = Settings()
+
+    def value(name: str) -> Any:
+        found = values.get(name)
+        return getattr(defaults, name) if found is None else found
+
     return Settings(
-        multiple_testing_correction=str(settings.multiple_testing_correction).strip(),
-        min_segment_units=int(settings.min_segment_units),
-        max_days_to_target=float(settings.max_days_to_target),
-        max_multi_variant_share=float(settings.max_multi_variant_share),
-        inconclusive_decision=str(settings.inconclusive_decision).strip(),
-        as_of=str(settings.as_of).strip(),
+        multiple_testing_correction=str(value("multiple_testing_correction")).strip(),
+        bayesian_prior=Prior.from_vars(
+            values.get("bayesian_prior_mean"), values.get("bayesian_prior_sd")
+        ),
+        min_segment_units=int(value("min_segment_units")),
+        max_days_to_target=float(value("max_days_to_target")),
+        max_multi_variant_share=float(value("max_multi_variant_share")),
+        inconclusive_decision=str(value("inconclusive_decision")).strip(),
+        sequential_experiments=tuple(
+            experiment_list(values.get("sequential_experiments"))
+        ),
+        sequential_tuning_units=float(value("sequential_tuning_units")),
+        weak_instrument_f_threshold=float(value("weak_instrument_f_threshold")),
+        as_of=str(value("as_of")).strip(),
     )
 
 

@@ -73,3 +73,12 @@ def test_spark_type_refuses_types_it_cannot_copy():
 def test_load_from_a_missing_duckdb_file_says_so(tmp_path):
     with pytest.raises(xpkit_spark.SparkError, match="no such DuckDB warehouse"):
         xpkit_spark.load_raw_from_duckdb(None, tmp_path / "absent.duckdb")
+
+
+def test_every_python_model_is_disabled_on_the_spark_target():
+    # dbt-spark would try to submit it to Databricks; xpkit.spark writes it.
+    project = yaml.safe_load((REPO / "dbt_project.yml").read_text(encoding="utf-8"))
+    marts = project["models"]["experimentation"]["marts"]
+    for path in (REPO / "python_models").rglob("*.py"):
+        config = marts.get(path.stem) or {}
+        assert config.get("+enabled") == "{{ target.type != 'spark' }}", path.stem

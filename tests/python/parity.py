@@ -45,11 +45,20 @@ def _family(series: pd.Series) -> str:
         return "float"
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "timestamp"
-    if pd.api.types.is_string_dtype(dtype):
-        return "text"
-    # Object columns: booleans with nulls, dates, decimals.
-    kinds = {type(value).__name__ for value in series.dropna()}
-    return "object:" + ",".join(sorted(kinds))
+    # Object and string columns: what their values are. Whole-number decimals
+    # are integers: DuckDB sums integers into HUGEINT (DECIMAL(38,0) in Arrow),
+    # Spark into BIGINT.
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    if kind == "decimal" and all(value == int(value) for value in series.dropna()):
+        return "integer"
+    return {
+        "string": "text",
+        "empty": "empty",
+        "floating": "float",
+        "mixed-integer-float": "float",
+        "datetime": "timestamp",
+        "datetime64": "timestamp",
+    }.get(kind, kind)
 
 
 def _is_null(value: object) -> bool:
@@ -143,7 +152,7 @@ def compare_tables(
     for column in columns:
         left_family = _family(left_rows[column])
         right_family = _family(right_rows[column])
-        nulls_only = left_rows[column].isna().all() or right_rows[column].isna().all()
+        nulls_only = "empty" in (left_family, right_family)
         if left_family != right_family and not nulls_only:
             differences.append(
                 f"{table}.{column}: type {left_family} left, {right_family} right"

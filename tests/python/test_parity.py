@@ -3,6 +3,8 @@ difference test_spark_parity.py could meet. Fast, run by `make test-python`."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pandas as pd
 import pytest
 from parity import compare_tables
@@ -73,3 +75,14 @@ def test_compare_tables_without_keys_compares_multisets():
     assert compare_tables("q", left, same).differences == ()
     other = pd.DataFrame({"reason_code": ["a", "b", "b"], "value": [1.0, 1.0, None]})
     assert compare_tables("q", left, other).differences
+
+
+def test_compare_tables_whole_decimals_equal_integers():
+    # DuckDB's HUGEINT sums arrive as Decimal objects, Spark's as int64.
+    left = pd.DataFrame({"k": ["a", "b"], "units": [Decimal(3), Decimal(40)]})
+    right = pd.DataFrame({"k": ["a", "b"], "units": pd.array([3, 40], dtype="Int64")})
+    assert compare_tables("t", left, right, ("k",)).differences == ()
+    right.loc[1, "units"] = 41
+    assert compare_tables("t", left, right, ("k",)).differences
+    fractional = left.assign(units=[Decimal("3.5"), Decimal(40)])
+    assert compare_tables("t", fractional, right, ("k",)).differences

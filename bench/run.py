@@ -2,14 +2,17 @@
 pandas peer, on deterministic synthetic data.
 
     python bench/run.py --scale S1 [--out /tmp/bench] [--keep]
-                        [--memory-limit 8GB] [--threads 2] [--peer auto|yes|no]
-                        [--no-full-build]
+                        [--memory-limit 8GB] [--threads 2] [--dbt-threads N]
+                        [--peer auto|yes|no]
+                        [--no-full-build] [--raw-views]
 
 Steps, each a separate subprocess whose peak RSS is read with os.wait4:
 generate (in-process, not compared), load (`python -m xpkit.load`), reference
 (bench/reference.sql on the loaded raw tables), dbt seed, `dbt run --select
 +arm_metrics` (models only, no tests), the full `dbt build` (seeds, models,
-tests), and the pandas peer (S0 and S1 by default). It prints a table and exits
+tests), and the pandas peer (S0 and S1 by default). With --raw-views the raw
+tables are views over the Parquet files instead of loaded copies (for S3, where a
+copy of 1B events would not fit the disk next to the build). It prints a table and exits
 1 when marts.arm_metrics differs from the reference or the peer (n exact, sums
 within 1e-9 relative) or when anything was quarantined.
 """
@@ -50,7 +53,7 @@ experimentation:
     bench:
       type: duckdb
       path: "{{{{ env_var('DUCKDB_PATH') }}}}"
-      threads: {threads}
+      threads: {dbt_threads}
       settings:
         TimeZone: UTC
         threads: {threads}
@@ -79,6 +82,22 @@ def measure(name: str, command: list[str], cwd: Path, env: dict, log: Path) -> d
         result["error"] = tail
         print(f"!! {name} failed ({process.returncode}); log {log}:\n{tail}")
     return result
+
+
+def raw_views_main(argv: list[str]) -> int:
+    """Child process: raw.exposures/events/units as views over the Parquet files."""
+    import duckdb
+
+    data, database = Path(argv[0]).resolve(), argv[1]
+    with duckdb.connect(database) as con:
+        con.execute("create schema if not exists raw")
+        for name in ("exposures", "events", "units"):
+            path = str(data / f"{name}.parquet").replace("'", "''")
+            con.execute(
+                f"create or replace view raw.{name} as "
+                f"select * from read_parquet('{path}')"
+            )
+    return 0
 
 
 def reference_main(argv: list[str]) -> int:
@@ -201,15 +220,27 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_reference":
         return reference_main(argv[1:])
+    if argv and argv[0] == "_raw_views":
+        return raw_views_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", default="S1", choices=sorted(generate.SCALES))
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench"))
     parser.add_argument("--keep", action="store_true", help="keep data and warehouse")
     parser.add_argument("--memory-limit", help="DuckDB memory_limit, e.g. 8GB")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--dbt-threads",
+        type=int,
+        help="models dbt runs at once (default: --threads)",
+    )
     parser.add_argument("--peer", choices=["auto", "yes", "no"], default="auto")
     parser.add_argument(
         "--no-full-build", action="store_true", help="skip the full dbt build"
+    )
+    parser.add_argument(
+        "--raw-views",
+        action="store_true",
+        help="raw.* as views over the Parquet files instead of xpkit.load copies",
     )
     args = parser.parse_args(argv)
 
@@ -245,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     project = copy_project(work / "project", seeds)
     memory = f"        memory_limit: {args.memory_limit}\n" if args.memory_limit else ""
     (project / "profiles.yml").write_text(
-        PROFILE.format(threads=args.threads, memory=memory)
+        PROFILE.format(
+            threads=args.threads,
+            dbt_threads=args.dbt_threads or args.threads,
+            memory=memory,
+        )
     )
     database = work / "warehouse.duckdb"
     env = {
@@ -274,11 +309,18 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy2(run_results, work / f"run_results_{slug}.json")
         return result
 
-    step(
-        "load (xpkit.load)",
-        [PY, "-m", "xpkit.load", str(data), "--database", str(database)],
-        "load",
-    )
+    if args.raw_views:
+        step(
+            "raw views over Parquet",
+            [PY, str(HERE / "run.py"), "_raw_views", str(data), str(database)],
+            "load",
+        )
+    else:
+        step(
+            "load (xpkit.load)",
+            [PY, "-m", "xpkit.load", str(data), "--database", str(database)],
+            "load",
+        )
     reference_out = work / "reference.parquet"
     reference_command = [
         PY,
@@ -351,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale": args.scale,
         "rows": manifest["rows"],
         "threads": args.threads,
+        "dbt_threads": args.dbt_threads or args.threads,
         "memory_limit": args.memory_limit,
         "steps": steps,
         "table": table,

@@ -54,3 +54,21 @@
 {% macro spark__null_safe_equal(left, right) -%}
     ({{ left }} <=> {{ right }})
 {%- endmacro %}
+
+{% macro row_hash(columns) -%}
+    {#- A 64-bit hash of the columns (nulls included), or none when the engine
+        has no such function: duplicate detection then groups on the columns. -#}
+    {{ return(adapter.dispatch('row_hash', 'experimentation')(columns)) }}
+{%- endmacro %}
+
+{% macro default__row_hash(columns) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro duckdb__row_hash(columns) -%}
+    {{ return('hash(' ~ columns | join(', ') ~ ')') }}
+{%- endmacro %}
+
+{% macro spark__row_hash(columns) -%}
+    {{ return('xxhash64(' ~ columns | join(', ') ~ ')') }}
+{%- endmacro %}

@@ -42,42 +42,51 @@ events_summed_by_metrics as (
 
 ),
 
+duplicate_units as (
+
+    select distinct unit_id
+    from duplicates
+
+),
+
 single_copies as (
 
-    -- Rows whose key is not duplicated (nearly all): an anti-join against the
-    -- small duplicates table.
+    -- Rows of units without duplicates (nearly all): an anti-join on one key
+    -- against a small, usually empty table, which costs next to nothing.
     select
         events.*,
         1 as copy_rank
     from events
-    where events.row_reason_code is not null
-        or not exists (
-            select 1
-            from duplicates
-            where duplicates.unit_id = events.unit_id
-                and duplicates.event_name = events.event_name
-                and duplicates.event_at = events.event_at
-                and {{ experimentation.null_safe_equal('duplicates.value', 'events.value') }}
-        )
+    where not exists (
+        select 1
+        from duplicate_units
+        where duplicate_units.unit_id = events.unit_id
+    )
 
 ),
 
 duplicate_copies as (
 
-    -- Rows of a duplicated key, ranked among their copies: the first is kept.
+    -- Rows of units with duplicates, ranked among identical rows: the first
+    -- copy of each is kept. (row_reason_code is in the partition so that a
+    -- usable row is never ranked behind an unusable copy.)
     select
         events.*,
         row_number() over (
-            partition by events.unit_id, events.event_name, events.event_at, events.value
+            partition by
+                events.unit_id,
+                events.event_name,
+                events.event_at,
+                events.value,
+                events.row_reason_code
             order by events.event_at_raw, events.value_raw
         ) as copy_rank
     from events
-    inner join duplicates
-        on events.unit_id = duplicates.unit_id
-        and events.event_name = duplicates.event_name
-        and events.event_at = duplicates.event_at
-        and {{ experimentation.null_safe_equal('events.value', 'duplicates.value') }}
-    where events.row_reason_code is null
+    where exists (
+        select 1
+        from duplicate_units
+        where duplicate_units.unit_id = events.unit_id
+    )
 
 ),
 

@@ -29,27 +29,31 @@ experiment_variants as (
 
 ),
 
+duplicate_units as (
+
+    select distinct unit_id
+    from duplicates
+
+),
+
 single_copies as (
 
+    -- Rows of units without duplicates (nearly all): see int_events_classified.
     select
         exposures.*,
         1 as copy_rank
     from exposures
-    where exposures.row_reason_code is not null
-        or not exists (
-            select 1
-            from duplicates
-            where duplicates.experiment_id = exposures.experiment_id
-                and duplicates.unit_id = exposures.unit_id
-                and duplicates.variant = exposures.variant
-                and duplicates.exposed_at = exposures.exposed_at
-                and {{ experimentation.null_safe_equal('duplicates.received_treatment', 'exposures.received_treatment') }}
-        )
+    where not exists (
+        select 1
+        from duplicate_units
+        where duplicate_units.unit_id = exposures.unit_id
+    )
 
 ),
 
 duplicate_copies as (
 
+    -- Rows of units with duplicates, ranked among identical rows.
     select
         exposures.*,
         row_number() over (
@@ -58,17 +62,16 @@ duplicate_copies as (
                 exposures.unit_id,
                 exposures.variant,
                 exposures.exposed_at,
-                exposures.received_treatment
+                exposures.received_treatment,
+                exposures.row_reason_code
             order by exposures.exposed_at_raw
         ) as copy_rank
     from exposures
-    inner join duplicates
-        on exposures.experiment_id = duplicates.experiment_id
-        and exposures.unit_id = duplicates.unit_id
-        and exposures.variant = duplicates.variant
-        and exposures.exposed_at = duplicates.exposed_at
-        and {{ experimentation.null_safe_equal('exposures.received_treatment', 'duplicates.received_treatment') }}
-    where exposures.row_reason_code is null
+    where exists (
+        select 1
+        from duplicate_units
+        where duplicate_units.unit_id = exposures.unit_id
+    )
 
 ),
 

@@ -3,11 +3,12 @@
 -- [fe, fe + window) cut at the end date. Windows are per experiment, so each
 -- assignment carries its own [window_start_at, window_end_at) and the join is
 -- on unit_id with the range in the join condition. Events are summed once per
--- unit x event name (count and value sum, pre and post) and only then turned
--- into component values, so an event feeding several metrics is read once.
--- Sparse: units without events are zeros by omission. During an incremental
--- refresh (`make refresh`) only the units in int_units_to_refresh are joined:
--- the view is the step that feeds int_unit_metrics_pivoted, not a table to query.
+-- unit x arm x event (count and value sum, pre and post), grouped on integer
+-- keys, and only then turned into component values, so an event feeding
+-- several metrics is read once. Sparse: units without events are zeros by
+-- omission. During an incremental refresh (`make refresh`) only the units in
+-- int_units_to_refresh are joined: the view is the step that feeds
+-- int_unit_metrics_pivoted, not a table to query.
 with
 
 events as (
@@ -35,9 +36,42 @@ assignments as (
 
 ),
 
+arms as (
+
+    select * from {{ ref('int_arms_keyed') }}
+
+),
+
 components as (
 
     select * from {{ ref('int_metric_components_expanded') }}
+
+),
+
+event_names as (
+
+    -- The event names some registered metric reads, with an integer key.
+    select
+        event_name,
+        row_number() over (order by event_name) as event_key
+    from (select distinct event_name from components) as names
+
+),
+
+arm_components as (
+
+    -- Which component each arm x event feeds (the arm fixes the experiment).
+    select
+        arms.arm_key,
+        event_names.event_key,
+        components.component_key,
+        components.aggregation,
+        components.cap_value
+    from arms
+    inner join components
+        on arms.experiment_id = components.experiment_id
+    inner join event_names
+        on components.event_name = event_names.event_name
 
 ),
 
@@ -57,7 +91,6 @@ windowed_assignments as (
     select
         assignments.unit_id,
         assignments.arm_key,
-        assignments.experiment_id,
         assignments.first_exposed_at,
         {{ dbt.dateadd('day', '-experiment_windows.cuped_lookback_days', 'assignments.first_exposed_at') }}
             as window_start_at,
@@ -76,14 +109,15 @@ windowed_assignments as (
 
 metric_events as (
 
-    -- Only events some registered metric reads.
+    -- Only events some registered metric reads, keyed by an integer.
     select
-        unit_id,
-        event_name,
-        event_at,
-        value
+        events.unit_id,
+        event_names.event_key,
+        events.event_at,
+        events.value
     from events
-    where event_name in (select event_name from components)
+    inner join event_names
+        on events.event_name = event_names.event_name
 
 ),
 
@@ -92,8 +126,7 @@ event_sums as (
     select
         windowed_assignments.unit_id,
         windowed_assignments.arm_key,
-        windowed_assignments.experiment_id,
-        metric_events.event_name,
+        metric_events.event_key,
         cast(sum(
             case when metric_events.event_at >= windowed_assignments.first_exposed_at then 1 else 0 end
         ) as {{ dbt.type_bigint() }}) as post_event_count,
@@ -115,8 +148,7 @@ event_sums as (
     group by
         windowed_assignments.unit_id,
         windowed_assignments.arm_key,
-        windowed_assignments.experiment_id,
-        metric_events.event_name
+        metric_events.event_key
 
 ),
 
@@ -125,25 +157,25 @@ valued as (
     select
         event_sums.unit_id,
         event_sums.arm_key,
-        components.component_key,
+        arm_components.component_key,
         event_sums.post_event_count,
         event_sums.pre_event_count,
         event_sums.last_event_at,
-        components.cap_value,
+        arm_components.cap_value,
         cast(
             {{ experimentation.base_metric_value(
-                'components.aggregation', 'event_sums.post_event_count', 'event_sums.post_value_sum') }}
+                'arm_components.aggregation', 'event_sums.post_event_count', 'event_sums.post_value_sum') }}
             as {{ experimentation.type_double() }}
         ) as uncapped_metric_value,
         cast(
             {{ experimentation.base_metric_value(
-                'components.aggregation', 'event_sums.pre_event_count', 'event_sums.pre_value_sum') }}
+                'arm_components.aggregation', 'event_sums.pre_event_count', 'event_sums.pre_value_sum') }}
             as {{ experimentation.type_double() }}
         ) as uncapped_covariate_value
     from event_sums
-    inner join components
-        on event_sums.experiment_id = components.experiment_id
-        and event_sums.event_name = components.event_name
+    inner join arm_components
+        on event_sums.arm_key = arm_components.arm_key
+        and event_sums.event_key = arm_components.event_key
 
 ),
 

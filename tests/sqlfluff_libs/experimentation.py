@@ -123,3 +123,7 @@ def only_units_to_refresh(unit_id_column):
 
 def delete_units_to_refresh():
     return ""
+
+
+def row_hash(columns):
+    return "hash(" + ", ".join(columns) + ")"

@@ -25,14 +25,21 @@ DEMO_SEED ?= 20241001
 # "future" and "fresh" mean what they would have meant on that day.
 DEMO_AS_OF ?= 2024-11-01 12:00:00
 export XP_AS_OF ?=
+# Spark (optional, requirements-spark.txt): pyspark 4.3 runs on Java 17, and a
+# newer JDK may be the default; SPARK_JAVA_HOME=<dir> picks another one.
+SPARK_JAVA_HOME ?= $(or $(firstword $(wildcard /usr/lib/jvm/java-17-openjdk*)),$(JAVA_HOME))
+SPARK_TARGETS := test-spark spark-load spark-build spark-results spark-run
+$(SPARK_TARGETS): export JAVA_HOME := $(SPARK_JAVA_HOME)
+$(SPARK_TARGETS): export SPARK_LOCAL_IP ?= 127.0.0.1
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help setup browser lock demo load build refresh validate report run test test-python test-smoke lint format docs clean query bench
+.PHONY: help setup browser lock demo load build refresh validate report run test test-python test-smoke lint format docs clean query bench \
+	spark-setup test-spark spark-load spark-build spark-results spark-run
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements.lock pyproject.toml
 	@echo "==> Installing pinned dependencies into $(VENV)"
@@ -43,6 +50,14 @@ $(VENV)/.installed: requirements.txt requirements.lock pyproject.toml
 	@touch $@
 
 setup: $(VENV)/.installed ## Create .venv with the exact pinned versions
+
+$(VENV)/.installed-spark: $(VENV)/.installed requirements-spark.txt
+	@echo "==> Installing the optional Spark dependencies into $(VENV)"
+	@$(PIP) install -q -r requirements-spark.txt -c requirements.lock 2>&1 | $(QUIET_PIP)
+	@$(PIP) check 2>&1 | $(QUIET_PIP)
+	@touch $@
+
+spark-setup: $(VENV)/.installed-spark ## Add dbt-spark and pyspark (requirements-spark.txt) to .venv
 
 browser: ## Install headless Chromium (Debian package) for the report rendering test
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -92,10 +107,20 @@ run: setup ## Set up, generate demo data, load it, build, validate and report
 	@$(MAKE) load DATA=data/demo
 	@$(MAKE) build XP_AS_OF="$(DEMO_AS_OF)"
 
-test: setup lint test-python test-smoke ## Run the whole test suite (linters, pytest, the `make run` path)
+test: setup lint test-python test-smoke test-spark ## Run the whole test suite (linters, pytest, the `make run` path, Spark parity)
 
 test-python: setup browser
-	@$(VENV)/bin/pytest
+	@$(VENV)/bin/pytest -m "not spark"
+
+define check_java
+	@test -x "$$JAVA_HOME/bin/java" || { echo "Spark needs Java 17: none found in /usr/lib/jvm;" \
+		"install openjdk-17-jre-headless or pass SPARK_JAVA_HOME=<dir>" >&2; exit 2; }
+endef
+
+test-spark: spark-setup ## Build the demo on DuckDB and on Spark and prove the marts are equal
+	$(check_java)
+	@echo "==> Spark parity test (JAVA_HOME=$$JAVA_HOME)"
+	@$(VENV)/bin/pytest -m spark
 
 # The README's main command end to end, into a scratch warehouse.
 test-smoke: setup
@@ -118,8 +143,28 @@ docs: setup ## Generate the dbt docs site (target/index.html)
 	@$(DBT) docs generate $(DBT_FLAGS)
 	@echo "dbt docs: target/index.html (serve with: $(DBT) docs serve $(DBT_FLAGS))"
 
+# The Spark path, on the local session of the `spark` target (README "Apache
+# Spark"): raw tables, dbt's SQL models, then the Python marts.
+spark-load: spark-setup ## Load raw tables from DATA=<dir> into Spark (schema raw)
+	$(check_java)
+	@$(PY) -m xpkit.spark load "$(DATA)"
+
+spark-build: spark-setup ## dbt build --target spark (the SQL models and their tests)
+	$(check_java)
+	@$(DBT) build $(DBT_FLAGS) --target spark
+
+spark-results: spark-setup ## Compute the Python marts from the Spark-built marts, write them to Spark
+	$(check_java)
+	@$(PY) -m xpkit.spark results --project-dir .
+
+spark-run: spark-setup ## The demo on Spark: demo data, spark-load, spark-build, spark-results
+	@$(MAKE) demo
+	@$(MAKE) spark-load DATA=data/demo
+	@$(MAKE) spark-build XP_AS_OF="$(DEMO_AS_OF)"
+	@$(MAKE) spark-results XP_AS_OF="$(DEMO_AS_OF)"
+
 clean: ## Remove build outputs (keeps .venv and the warehouse)
-	rm -rf target logs reports data/demo .pytest_cache
+	rm -rf target logs reports data/demo .pytest_cache metastore_db derby.log spark-warehouse
 
 query: setup ## Run a read-only SQL query on the warehouse: make query SQL="select ..."
 	@$(PY) -m xpkit.cli query "$(SQL)" --database "$(DUCKDB_PATH)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 from warehouse import REPO, load_and_build
@@ -22,5 +24,25 @@ def demo_warehouse(tmp_path_factory):
     truth = demo.generate(data, seed=20241001)
     database = work / "warehouse.duckdb"
     now = pd.Timestamp(DEMO_AS_OF)
+    started = time.perf_counter()
     log = load_and_build(REPO, data, database, work, {"XP_AS_OF": DEMO_AS_OF})
-    return {"database": database, "work": work, "truth": truth, "now": now, "log": log}
+    return {
+        "database": database,
+        "work": work,
+        "truth": truth,
+        "now": now,
+        "log": log,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+# Lines a test wants shown after the run whatever pytest captures (timings and
+# row counts of the Spark parity test).
+REPORT_LINES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if REPORT_LINES:
+        terminalreporter.section("spark parity")
+        for line in REPORT_LINES:
+            terminalreporter.write_line(line)

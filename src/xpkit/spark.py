@@ -1,0 +1,523 @@
+"""Run the warehouse on Apache Spark: the raw tables in, the Python marts out.
+
+dbt-spark builds the SQL models on Spark (``dbt build --target spark``) but runs
+dbt Python models only on Databricks, so on open-source Spark this module does
+the two steps around that build with the same code as the DuckDB path:
+
+* ``load``: the raw tables of ``raw`` (exposures, events, units) from data files
+  (read and typed by ``xpkit.load``, with the same rules and checks) or from an
+  already loaded DuckDB warehouse, written to Spark tables with the same column
+  types.
+* ``results``: the Python marts (``PYTHON_MARTS``) computed by the statistics
+  package from the small Spark-built marts and written back as Spark tables,
+  so analysts read the same ``marts`` schema in Spark SQL.
+
+``python -m xpkit.spark load DATA_DIR`` and ``python -m xpkit.spark results``
+(``make spark-load``, ``make spark-results``). The session is a local one
+(``SESSION_CONF``, which matches the ``spark`` target in ``profiles.yml``) unless
+``XP_SPARK_MASTER`` names a cluster. pyspark is an optional dependency
+(``requirements-spark.txt``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from xpkit import load as raw_load
+from xpkit.bayesian import Prior
+from xpkit.decisions import DecisionConfig, experiment_decisions
+from xpkit.hte import experiment_cate
+from xpkit.iv import compliance_results
+from xpkit.manifest import build_manifest
+from xpkit.power import experiment_power
+from xpkit.results import assignment_balance, experiment_results, segment_results
+from xpkit.sequential import daily_results, experiment_list
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = [
+    "PYTHON_MARTS",
+    "SESSION_CONF",
+    "PythonMart",
+    "Settings",
+    "SparkError",
+    "load_raw",
+    "load_raw_from_duckdb",
+    "main",
+    "project_settings",
+    "read_table",
+    "session",
+    "write_python_marts",
+]
+
+# The local session of the `spark` target in profiles.yml (server_side_parameters):
+# the loader and the results step must see the same metastore and settings as
+# dbt. dbt-spark switches ANSI mode off, so a failed cast is null here too.
+SESSION_CONF: dict[str, str] = {
+    "spark.master": "local[2]",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+}
+MASTER_ENV = "XP_SPARK_MASTER"
+
+# DuckDB raw column types and the Spark type each becomes. Timestamps are
+# naive UTC in DuckDB; Spark's session time zone is UTC, so TIMESTAMP holds
+# the same instants and prints the same text.
+SPARK_TYPES: dict[str, str] = {
+    "VARCHAR": "string",
+    "TIMESTAMP": "timestamp",
+    "DATE": "date",
+    "DOUBLE": "double",
+    "FLOAT": "float",
+    "BIGINT": "bigint",
+    "INTEGER": "int",
+    "SMALLINT": "smallint",
+    "TINYINT": "tinyint",
+    "BOOLEAN": "boolean",
+}
+
+
+class SparkError(RuntimeError):
+    """A Spark step that cannot proceed; the message says what to do."""
+
+
+def session(master: str | None = None) -> SparkSession:
+    """The Spark session dbt's ``spark`` target uses (Hive metastore in the
+    working directory for a local master)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise SparkError(
+            "pyspark is not installed: run `make spark-setup` (installs "
+            "requirements-spark.txt into .venv)."
+        ) from error
+    conf = dict(SESSION_CONF)
+    conf["spark.master"] = master or os.environ.get(MASTER_ENV) or conf["spark.master"]
+    builder = SparkSession.builder.appName("xpkit").enableHiveSupport()
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    # getOrCreate returns a running session as it is: apply the SQL settings.
+    for key, value in conf.items():
+        if key.startswith("spark.sql."):
+            spark.conf.set(key, value)
+    return spark
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _spark_type(table: str, column: str, duck_type: str) -> str:
+    if duck_type in SPARK_TYPES:
+        return SPARK_TYPES[duck_type]
+    if duck_type.startswith("DECIMAL"):
+        return duck_type.lower()
+    raise SparkError(
+        f"raw.{table}.{column} has DuckDB type {duck_type}, which the Spark loader "
+        f"does not map; supported: {', '.join(sorted(SPARK_TYPES))}, DECIMAL."
+    )
+
+
+def load_raw_from_duckdb(
+    spark: SparkSession,
+    database: Path,
+    *,
+    schema: str = raw_load.SCHEMA,
+    tables: Sequence[str] = raw_load.TABLES,
+) -> dict[str, int]:
+    """Copy the raw tables of a DuckDB warehouse into Spark tables.
+
+    Each table goes through a Parquet file written by DuckDB and is cast
+    column by column to the Spark type of its DuckDB type (``SPARK_TYPES``), so
+    both engines read the same values with the same types.
+
+    Returns:
+        Rows written per table (``{"exposures": n, ...}``).
+    """
+    database = Path(database)
+    if not database.exists():
+        raise SparkError(f"{database}: no such DuckDB warehouse; load it first.")
+    counts: dict[str, int] = {}
+    scratch = Path(tempfile.mkdtemp(prefix="xpkit-spark-load-"))
+    try:
+        with duckdb.connect(str(database), read_only=True) as con:
+            spark.sql(f"create database if not exists {_ident(schema)}")
+            for table in tables:
+                columns = con.execute(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_schema = ? and table_name = ? "
+                    "order by ordinal_position",
+                    [raw_load.SCHEMA, table],
+                ).fetchall()
+                if not columns:
+                    raise SparkError(f"{database}: has no table raw.{table}.")
+                parquet = scratch / f"{table}.parquet"
+                con.execute(
+                    f"copy {raw_load.SCHEMA}.{_duck_ident(table)} "
+                    f"to '{parquet}' (format parquet)"
+                )
+                frame = spark.read.parquet(str(parquet))
+                frame = frame.selectExpr(
+                    *(
+                        f"cast({_ident(name)} as {_spark_type(table, name, kind)}) "
+                        f"as {_ident(name)}"
+                        for name, kind in columns
+                    )
+                )
+                target = f"{_ident(schema)}.{_ident(table)}"
+                spark.sql(f"drop table if exists {target}")
+                frame.write.format("parquet").saveAsTable(f"{schema}.{table}")
+                counts[table] = spark.table(f"{schema}.{table}").count()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return counts
+
+
+def _duck_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def load_raw(
+    spark: SparkSession, data_dir: Path, *, schema: str = raw_load.SCHEMA
+) -> dict[str, int]:
+    """Load ``data_dir`` as ``make load`` would, into Spark tables.
+
+    The files are read, checked and typed by ``xpkit.load`` into a scratch
+    DuckDB file (the same rules and error messages as the DuckDB path), then
+    copied with ``load_raw_from_duckdb``.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="xpkit-spark-raw-"))
+    try:
+        # Not raw.duckdb: DuckDB names the catalog after the file, and a catalog
+        # called raw would clash with the schema raw.
+        database = scratch / "scratch.duckdb"
+        raw_load.load_raw(Path(data_dir), database, quiet=True)
+        return load_raw_from_duckdb(spark, database, schema=schema)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def read_table(spark: SparkSession, name: str) -> pd.DataFrame:
+    """A Spark table as pandas, through Arrow like the DuckDB Python models
+    (``relation.to_arrow_table().to_pandas()``), so the package sees the same
+    dtypes on both engines. Spark timestamps arrive zoned in UTC; they become
+    naive UTC, as DuckDB's TIMESTAMP columns are."""
+    table = spark.table(name).toArrow()
+    fields = [
+        pa.field(field.name, pa.timestamp(field.type.unit), field.nullable)
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None
+        else field
+        for field in table.schema
+    ]
+    return table.cast(pa.schema(fields)).to_pandas()
+
+
+def _write_table(spark: SparkSession, frame: pd.DataFrame, name: str) -> int:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # A column pandas could not type (all null, object dtype) becomes text:
+    # Parquet tables cannot hold Spark's void type.
+    table = table.cast(
+        pa.schema(
+            pa.field(field.name, pa.string(), True)
+            if pa.types.is_null(field.type)
+            else field
+            for field in table.schema
+        )
+    )
+    spark_frame = spark.createDataFrame(table)
+    spark.sql(f"drop table if exists {name}")
+    spark_frame.write.format("parquet").saveAsTable(name)
+    return int(spark.table(name).count())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The dbt vars the Python marts read (``dbt_project.yml``, or overrides).
+
+    ``as_of`` is the build's as-of time (var ``as_of``, else ``XP_AS_OF``);
+    empty means now, as in the dbt build.
+    """
+
+    multiple_testing_correction: str = "holm"
+    bayesian_prior: Prior = Prior()
+    min_segment_units: int = 10
+    max_days_to_target: float = 90.0
+    max_multi_variant_share: float = 0.01
+    inconclusive_decision: str = "iterate"
+    sequential_experiments: tuple[str, ...] = ()
+    sequential_tuning_units: float = 10000.0
+    weak_instrument_f_threshold: float = 10.0
+    as_of: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PythonMart:
+    """A dbt Python model of python_models/marts/ and how to compute it here.
+
+    Attributes:
+        name: The model (and table) name, in schema ``marts``.
+        inputs: The relations it reads, as ``schema.table``.
+        compute: Frames of ``inputs`` (in that order) and the settings -> the mart.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    compute: Callable[[Sequence[pd.DataFrame], Settings], pd.DataFrame]
+
+
+REGISTRY = (
+    "staging.stg_registry__experiments",
+    "staging.stg_registry__metrics",
+    "staging.stg_registry__experiment_metrics",
+    "staging.stg_registry__experiment_variants",
+)
+
+
+def _decisions(frames: Sequence[pd.DataFrame], settings: Settings) -> pd.DataFrame:
+    config = DecisionConfig(
+        max_days_to_target=settings.max_days_to_target,
+        max_multi_variant_share=settings.max_multi_variant_share,
+        inconclusive_decision=settings.inconclusive_decision,
+        sequential_experiments=frozenset(settings.sequential_experiments),
+    )
+    return experiment_decisions(
+        *frames[:7],
+        config=config,
+        decided_at=settings.as_of or datetime.now(UTC),
+        daily_results=frames[7],
+    )
+
+
+# The Python models of python_models/marts/, in dependency order: the same
+# package function on the same refs and vars as the model of the same name.
+PYTHON_MARTS: tuple[PythonMart, ...] = (
+    PythonMart(
+        "assignment_balance",
+        ("intermediate.int_arms_counted",),
+        lambda frames, settings: assignment_balance(frames[0]),
+    ),
+    PythonMart(
+        "planned_assignment_balance",
+        ("intermediate.int_planned_arms_counted",),
+        lambda frames, settings: assignment_balance(frames[0]),
+    ),
+    PythonMart(
+        "experiment_results",
+        ("marts.arm_metrics", *REGISTRY),
+        lambda frames, settings: experiment_results(
+            *frames[:4],
+            correction=settings.multiple_testing_correction,
+            prior=settings.bayesian_prior,
+            experiment_variants=frames[4],
+        ),
+    ),
+    PythonMart(
+        "segment_results",
+        ("marts.arm_metrics_by_segment", *REGISTRY),
+        lambda frames, settings: segment_results(
+            *frames,
+            correction=settings.multiple_testing_correction,
+            prior=settings.bayesian_prior,
+            min_units=settings.min_segment_units,
+        ),
+    ),
+    PythonMart(
+        "daily_results",
+        ("marts.arm_metrics_daily", "staging.stg_registry__experiments"),
+        lambda frames, settings: daily_results(
+            *frames,
+            sequential_experiments=settings.sequential_experiments,
+            tuning_units=settings.sequential_tuning_units,
+        ),
+    ),
+    PythonMart(
+        "experiment_power",
+        (
+            *REGISTRY,
+            "marts.arm_metrics",
+            "marts.arm_metrics_daily",
+            "intermediate.int_planned_metric_baselines",
+        ),
+        lambda frames, settings: experiment_power(*frames),
+    ),
+    PythonMart(
+        "compliance_results",
+        ("marts.arm_metrics_by_compliance", "staging.stg_registry__experiments"),
+        lambda frames, settings: compliance_results(
+            *frames, weak_f=settings.weak_instrument_f_threshold
+        ),
+    ),
+    PythonMart(
+        "experiment_cate",
+        ("intermediate.int_cate_units",),
+        lambda frames, settings: experiment_cate(
+            frames[0], min_units=settings.min_segment_units
+        ),
+    ),
+    PythonMart(
+        "experiment_decisions",
+        (
+            "staging.stg_registry__experiments",
+            "staging.stg_registry__experiment_metrics",
+            "marts.experiment_results",
+            "marts.segment_results",
+            "marts.assignment_balance",
+            "marts.experiment_health",
+            "marts.experiment_power",
+            "marts.daily_results",
+        ),
+        _decisions,
+    ),
+    PythonMart(
+        "build_manifest",
+        ("intermediate.int_input_digests",),
+        lambda frames, settings: build_manifest(frames[0], as_of=settings.as_of),
+    ),
+)
+
+
+def project_settings(
+    project_dir: Path, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """The vars of ``dbt_project.yml`` that the Python marts read, then
+    ``XP_AS_OF`` for an empty ``as_of``, then ``overrides`` (var names; None
+    keeps the project's value)."""
+    import yaml
+
+    with open(Path(project_dir) / "dbt_project.yml", encoding="utf-8") as handle:
+        values: dict[str, Any] = dict((yaml.safe_load(handle) or {}).get("vars") or {})
+    values["as_of"] = values.get("as_of") or os.environ.get("XP_AS_OF", "")
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    defaults = Settings()
+
+    def value(name: str) -> Any:
+        found = values.get(name)
+        return getattr(defaults, name) if found is None else found
+
+    return Settings(
+        multiple_testing_correction=str(value("multiple_testing_correction")).strip(),
+        bayesian_prior=Prior.from_vars(
+            values.get("bayesian_prior_mean"), values.get("bayesian_prior_sd")
+        ),
+        min_segment_units=int(value("min_segment_units")),
+        max_days_to_target=float(value("max_days_to_target")),
+        max_multi_variant_share=float(value("max_multi_variant_share")),
+        inconclusive_decision=str(value("inconclusive_decision")).strip(),
+        sequential_experiments=tuple(
+            experiment_list(values.get("sequential_experiments"))
+        ),
+        sequential_tuning_units=float(value("sequential_tuning_units")),
+        weak_instrument_f_threshold=float(value("weak_instrument_f_threshold")),
+        as_of=str(value("as_of")).strip(),
+    )
+
+
+def write_python_marts(
+    spark: SparkSession,
+    settings: Settings,
+    marts: Sequence[PythonMart] = PYTHON_MARTS,
+    schema: str = "marts",
+) -> dict[str, int]:
+    """Compute each Python mart from the Spark-built tables and write it to
+    ``<schema>.<name>``, in order (later marts read earlier ones); returns the
+    rows written per mart."""
+    written: dict[str, int] = {}
+    for mart in marts:
+        frames = [read_table(spark, name) for name in mart.inputs]
+        frame = mart.compute(frames, settings)
+        written[mart.name] = _write_table(spark, frame, f"{schema}.{mart.name}")
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m xpkit.spark",
+        description=(
+            "Load raw tables into Spark, or compute the Python marts from a "
+            "`dbt build --target spark` and write them back as Spark tables."
+        ),
+    )
+    parser.add_argument(
+        "--master",
+        default=None,
+        help=f"Spark master (default: ${MASTER_ENV}, else local[2])",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    load_parser = commands.add_parser(
+        "load", help="load raw tables from data files or a DuckDB warehouse"
+    )
+    source = load_parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "data_dir",
+        nargs="?",
+        type=Path,
+        help="folder of exposures.*, events.*, units.*",
+    )
+    source.add_argument(
+        "--from-duckdb", type=Path, help="copy the raw tables of this DuckDB file"
+    )
+    results_parser = commands.add_parser(
+        "results", help="compute the Python marts from the Spark-built marts"
+    )
+    results_parser.add_argument(
+        "--project-dir", type=Path, default=Path("."), help="the dbt project (vars)"
+    )
+    results_parser.add_argument(
+        "--correction", default=None, help="override var multiple_testing_correction"
+    )
+    results_parser.add_argument(
+        "--min-segment-units", type=int, default=None, help="override the var"
+    )
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    try:
+        spark = session(args.master)
+        if args.command == "load":
+            if args.from_duckdb is not None:
+                counts = load_raw_from_duckdb(spark, args.from_duckdb)
+            else:
+                counts = load_raw(spark, args.data_dir)
+            for table, rows in counts.items():
+                print(f"spark raw.{table:<10} {rows:>10,} rows")
+        else:
+            settings = project_settings(
+                args.project_dir,
+                {
+                    "multiple_testing_correction": args.correction,
+                    "min_segment_units": args.min_segment_units,
+                },
+            )
+            for name, rows in write_python_marts(spark, settings).items():
+                print(f"spark marts.{name:<20} {rows:>8,} rows")
+    except (SparkError, raw_load.LoadError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -219,7 +219,7 @@ final as (
         cast(
             coalesce(cell_sums.metric_sum_squares, 0) as {{ experimentation.type_double() }}
         ) as metric_sum_squares,
-        cell_sizes.eligible_units,
+        cast(cell_sizes.eligible_units as {{ dbt.type_bigint() }}) as eligible_units,
         cast(cell_sizes.ipw_weight_sum as {{ experimentation.type_double() }}) as ipw_weight_sum,
         cast(
             coalesce(cell_sums.ipw_weighted_sum, 0) as {{ experimentation.type_double() }}
@@ -231,9 +231,11 @@ final as (
         cast(
             coalesce(cell_sums.ipw_weight_sq_weighted_sum_squares, 0) as {{ experimentation.type_double() }}
         ) as ipw_weight_sq_weighted_sum_squares,
-        coalesce(population_totals.population_units, 0) as population_units,
-        coalesce(population_totals.eligible_population_units, 0) as eligible_population_units,
-        coalesce(coverage.covered_population_units, 0) as covered_population_units
+        cast(coalesce(population_totals.population_units, 0) as {{ dbt.type_bigint() }}) as population_units,
+        cast(coalesce(population_totals.eligible_population_units, 0) as {{ dbt.type_bigint() }})
+            as eligible_population_units,
+        cast(coalesce(coverage.covered_population_units, 0) as {{ dbt.type_bigint() }})
+            as covered_population_units
     from cell_sizes
     inner join arms
         on cell_sizes.arm_key = arms.arm_key

@@ -60,7 +60,7 @@ final as (
         cohorts.activity_bin_order,
         cohorts.signup_month,
         cohorts.units,
-        cohorts.treatment_arm_units,
+        cast(cohorts.treatment_arm_units as {{ dbt.type_bigint() }}) as treatment_arm_units,
         cast(cohorts.treatment_arm_units as {{ experimentation.type_double() }}) / cohorts.units
         as treatment_rate,
         case

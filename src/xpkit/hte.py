@@ -351,8 +351,11 @@ def experiment_cate(
         "metric_id": None if pd.isna(metric_id) else str(metric_id),
     }
     treated = frame["treated"].astype(bool).to_numpy()
-    outcome = pd.to_numeric(frame["outcome"]).to_numpy(dtype=float)
-    features = design_matrix(frame, NUMERIC_FEATURES, CATEGORICAL_FEATURES)
+    # Sums computed in parallel differ in their last bits between builds and
+    # engines; the trees would turn that into different splits. Rounding the
+    # outcome and the features to 9 decimals makes the fits reproducible.
+    outcome = np.round(pd.to_numeric(frame["outcome"]).to_numpy(dtype=float), 9)
+    features = np.round(design_matrix(frame, NUMERIC_FEATURES, CATEGORICAL_FEATURES), 9)
     if features.shape[1] == 0:
         return _typed(
             [

@@ -5,6 +5,7 @@ pandas peer, on deterministic synthetic data.
                         [--memory-limit 8GB] [--threads 2] [--dbt-threads N]
                         [--peer auto|yes|no]
                         [--no-full-build] [--raw-views] [--refresh]
+                        [--no-reference] [--dbt-vars YAML]
 
 Steps, each a separate subprocess whose peak RSS is read with os.wait4:
 generate (in-process, not compared), load (`python -m xpkit.load`), reference
@@ -34,6 +35,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests" / "python"))
 
 import generate  # noqa: E402
+import yaml  # noqa: E402
 
 from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS  # noqa: E402
 
@@ -268,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         "--no-full-build", action="store_true", help="skip the full dbt build"
     )
     parser.add_argument(
+        "--dbt-vars",
+        help="--vars for every dbt command, e.g. '{check_duplicates: false}'",
+    )
+    parser.add_argument(
         "--no-reference",
         action="store_true",
         help="skip the reference query (and the comparison with it)",
@@ -385,6 +391,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         reference["query_seconds"] = query["query_seconds"]
     dbt_flags = ["--profiles-dir", "."]
+    dbt_vars = yaml.safe_load(args.dbt_vars) if args.dbt_vars else {}
+    if dbt_vars:
+        dbt_flags += ["--vars", json.dumps(dbt_vars)]
+    refresh_flags = [
+        "--profiles-dir",
+        ".",
+        "--vars",
+        json.dumps({**dbt_vars, "incremental_refresh": True}),
+    ]
     step("dbt seed", dbt + ["seed", *dbt_flags], "dbt_seed")
     step(
         "dbt run +arm_metrics",
@@ -421,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         step(
             "dbt build (refresh, +1 day)",
-            dbt + ["build", *dbt_flags, "--vars", "{incremental_refresh: true}"],
+            dbt + ["build", *refresh_flags],
             "dbt_refresh",
         )
         refreshed_units = count_refreshed_units(database)

@@ -32,3 +32,19 @@
         1 = 1
     {%- endif -%}
 {%- endmacro %}
+
+{% macro unit_refresh_active() -%}
+    {#- True when this run recomputes only the units in int_units_to_refresh:
+        incremental_refresh is on and the previous build's unit-level tables
+        exist (otherwise everything is built in full). Decided at compile time,
+        so the big join gets a plain semi-join filter rather than a filter
+        that serves both modes (DuckDB planned that one badly at 100M events). -#}
+    {%- if not (execute and experimentation.incremental_refresh_enabled()) or this is none -%}
+        {#- (this is none in dbt unit tests, which build nothing incrementally) -#}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set schema = this.schema -%}
+    {%- set pivoted = adapter.get_relation(this.database, schema, 'int_unit_metrics_pivoted') -%}
+    {%- set assignments = adapter.get_relation(this.database, schema, 'int_assignments_resolved') -%}
+    {{ return(pivoted is not none and assignments is not none) }}
+{%- endmacro %}

@@ -9,6 +9,8 @@
 -- omission. During an incremental refresh (`make refresh`) only the units in
 -- int_units_to_refresh are joined: the view is the step that feeds
 -- int_unit_metrics_pivoted, not a table to query.
+-- depends_on: {{ ref('int_units_to_refresh') }}
+{%- set refresh = experimentation.unit_refresh_active() %}
 with
 
 events as (
@@ -18,21 +20,14 @@ events as (
 
 ),
 
-units_to_refresh as (
-
-    select * from {{ ref('int_units_to_refresh') }}
-
-),
-
 assignments as (
 
     select * from {{ ref('int_assignments_resolved') }}
     where not is_multi_variant
         and arm_key is not null
-        and (
-            not exists (select 1 from units_to_refresh)
-            or unit_id in (select unit_id from units_to_refresh)
-        )
+        {%- if refresh %}
+        and unit_id in (select unit_id from {{ ref('int_units_to_refresh') }})
+        {%- endif %}
 
 ),
 

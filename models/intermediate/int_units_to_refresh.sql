@@ -5,9 +5,9 @@
 -- recomputes everyone. The watermarks are read from the tables the previous
 -- build left: the latest event inside any unit's windows (int_unit_metrics_pivoted)
 -- and the latest exposure (int_assignments_resolved).
-{%- set refresh = experimentation.incremental_refresh_enabled() %}
-{%- set pivoted = adapter.get_relation(this.database, this.schema, 'int_unit_metrics_pivoted') if execute and refresh else none %}
-{%- set assignments = adapter.get_relation(this.database, this.schema, 'int_assignments_resolved') if execute and refresh else none %}
+{%- set refresh = experimentation.unit_refresh_active() %}
+{%- set pivoted = adapter.get_relation(this.database, this.schema, 'int_unit_metrics_pivoted') if refresh else none %}
+{%- set assignments = adapter.get_relation(this.database, this.schema, 'int_assignments_resolved') if refresh else none %}
 {%- set lookback = var('incremental_lookback_hours', 72) %}
 with
 

@@ -127,3 +127,7 @@ def delete_units_to_refresh():
 
 def row_hash(columns):
     return "hash(" + ", ".join(columns) + ")"
+
+
+def unit_refresh_active():
+    return False

@@ -12,11 +12,8 @@
 -- so that int_events_classified ranks only the rows of these keys. Incremental
 -- (`make refresh`): only the keys of the units in int_units_to_refresh are
 -- recomputed, since a duplicate always belongs to one unit.
--- Where the engine has a 64-bit row hash, rows are first grouped on the hash
--- of the key (one 8-byte key instead of four columns: far less memory for 100M
--- mostly distinct rows) and only rows whose hash repeats are grouped exactly.
+-- The keys come from the macro duplicate_keys (hash first, then exact).
 -- depends_on: {{ ref('int_units_to_refresh') }}
-{%- set key_hash = experimentation.row_hash(['unit_id', 'event_name', 'event_at', 'value']) %}
 with
 
 events as (
@@ -31,47 +28,6 @@ events as (
 
 ),
 
-{%- if key_hash %}
-
-repeated_hashes as (
-
-    -- Every duplicated key, plus (rarely) distinct keys whose hashes collide.
-    select {{ key_hash }} as key_hash
-    from events
-    group by {{ key_hash }}
-    having count(*) > 1
-
-),
-
-candidates as (
-
-    select * from events
-    where {{ key_hash }} in (select key_hash from repeated_hashes)
-
-),
-
-{%- else %}
-
-candidates as (
-
-    select * from events
-
-),
-
-{%- endif %}
-
-duplicated as (
-
-    select
-        unit_id,
-        event_name,
-        event_at,
-        value,
-        count(*) as row_count
-    from candidates
-    group by unit_id, event_name, event_at, value
-    having count(*) > 1
-
-)
+{{ experimentation.duplicate_keys('events', ['unit_id', 'event_name', 'event_at', 'value']) }}
 
 select * from duplicated

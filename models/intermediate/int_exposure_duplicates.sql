@@ -11,8 +11,6 @@
 -- otherwise usable raw row. Usually empty; see int_event_duplicates (also for
 -- the incremental refresh).
 -- depends_on: {{ ref('int_units_to_refresh') }}
-{%- set key_hash = experimentation.row_hash(
-    ['experiment_id', 'unit_id', 'variant', 'exposed_at', 'received_treatment']) %}
 with
 
 exposures as (
@@ -27,48 +25,6 @@ exposures as (
 
 ),
 
-{%- if key_hash %}
-
-repeated_hashes as (
-
-    -- Every duplicated key, plus (rarely) distinct keys whose hashes collide.
-    select {{ key_hash }} as key_hash
-    from exposures
-    group by {{ key_hash }}
-    having count(*) > 1
-
-),
-
-candidates as (
-
-    select * from exposures
-    where {{ key_hash }} in (select key_hash from repeated_hashes)
-
-),
-
-{%- else %}
-
-candidates as (
-
-    select * from exposures
-
-),
-
-{%- endif %}
-
-duplicated as (
-
-    select
-        experiment_id,
-        unit_id,
-        variant,
-        exposed_at,
-        received_treatment,
-        count(*) as row_count
-    from candidates
-    group by experiment_id, unit_id, variant, exposed_at, received_treatment
-    having count(*) > 1
-
-)
+{{ experimentation.duplicate_keys('exposures', ['experiment_id', 'unit_id', 'variant', 'exposed_at', 'received_treatment']) }}
 
 select * from duplicated

@@ -131,3 +131,11 @@ def row_hash(columns):
 
 def unit_refresh_active():
     return False
+
+
+def duplicate_keys(rows_cte, key_columns):
+    keys = ", ".join(key_columns)
+    return (
+        f"duplicated as (select {keys}, count(*) as row_count from {rows_cte}"
+        f" group by {keys} having count(*) > 1)"
+    )

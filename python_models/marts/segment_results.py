@@ -15,6 +15,7 @@ def model(dbt, session):
         dbt.ref("stg_registry__experiment_metrics").to_arrow_table().to_pandas(),
         dbt.ref("stg_registry__experiment_variants").to_arrow_table().to_pandas(),
         correction=dbt.config.get("multiple_testing_correction"),
+        correction_families=dbt.config.get("correction_families"),
         prior=Prior.from_vars(
             dbt.config.get("bayesian_prior_mean"), dbt.config.get("bayesian_prior_sd")
         ),

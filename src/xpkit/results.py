@@ -30,6 +30,7 @@ from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS, from_row
 
 __all__ = [
     "BALANCE_COLUMNS",
+    "CORRECTION_FAMILIES",
     "DEFAULT_ALPHA",
     "RESULT_COLUMNS",
     "assignment_balance",
@@ -95,7 +96,24 @@ RESULT_COLUMNS: dict[str, str] = {
     "prior_mean": "Float64",
     "prior_sd": "Float64",
     "bayesian_error_message": "string",
+    "abs_ci_low_adjusted": "Float64",
+    "abs_ci_high_adjusted": "Float64",
+    "rel_ci_low_adjusted": "Float64",
+    "rel_ci_high_adjusted": "Float64",
+    "cuped_ci_low_adjusted": "Float64",
+    "cuped_ci_high_adjusted": "Float64",
+    "correction_family": "string",
+    "guardrail_status": "string",
+    "guardrail_bound": "Float64",
 }
+
+# How rows are grouped into multiple-testing families (var correction_families):
+# by_role (default): primary, secondary and guardrail metrics x treatment
+# variants are three families of one experiment; combined: primary and
+# secondary share one family (the rule before issue 12), guardrails their own.
+CORRECTION_FAMILIES = ("by_role", "combined")
+COMBINED_FAMILY = "primary_secondary"
+GUARDRAIL_STATUSES = ("passed", "breached", "inconclusive")
 
 # Columns filled by ``_bayesian`` (the posterior figures, without the prior).
 BAYESIAN_FIGURES = (
@@ -189,8 +207,53 @@ def _format_p(p: float) -> str:
     return "p < 0.0001" if p < 0.0001 else f"p = {p:.2g}"
 
 
+def _pct(value: float) -> str:
+    """A relative change as a signed percentage with one decimal."""
+    return f"{value * 100:+.1f}%"
+
+
+def _guardrail_clause(row: Mapping[str, Any]) -> str:
+    """The guardrail part of a summary: its status against the tolerance."""
+    status = row.get("guardrail_status") or "inconclusive"
+    tolerance = _tolerance(row.get("guardrail_tolerance"))
+    bound, other = row.get("guardrail_bound"), row.get("_guardrail_other")
+    alpha = row.get("alpha") or DEFAULT_ALPHA
+    if tolerance is None:
+        return f"guardrail {status}: its tolerance is not a number >= 0"
+    sign = 1 if row.get("desired_direction") == "decrease" else -1
+    limit = sign * tolerance + 0.0  # + 0.0: no "-0.0%"
+    one_sided = f"one-sided {round((1 - alpha) * 100, 6):g}% bound"
+    against = f"the {_pct(limit)} tolerance"
+    if status == "passed" and bound is not None:
+        return f"guardrail passed: at worst {_pct(bound)} ({one_sided}), within {against}"
+    if status == "breached" and other is not None:
+        return (
+            f"guardrail breached: at best {_pct(other)} ({one_sided}), "
+            f"worse than {against}"
+        )
+    if bound is not None:
+        return (
+            f"guardrail inconclusive: it could be as bad as {_pct(bound)} "
+            f"({one_sided}), past {against}"
+        )
+    return f"guardrail inconclusive: no relative bound to compare with {against}"
+
+
 def _summary(row: Mapping[str, Any], correction: str) -> str:
-    """One plain-English sentence describing a result row."""
+    """One plain-English sentence describing a result row.
+
+    The interval quoted is the one matching the verdict stated: the adjusted
+    interval after a correction, the unadjusted one without. Guardrail rows end
+    with their status against the tolerance.
+    """
+    sentence = _verdict_sentence(row, correction)
+    if row.get("role") == "guardrail":
+        sentence += f"; {_guardrail_clause(row)}"
+    return sentence + "."
+
+
+def _verdict_sentence(row: Mapping[str, Any], correction: str) -> str:
+    """The summary without its final full stop and guardrail clause."""
     name = str(row.get("metric_name") or row["metric_id"])
     name = name[:1].upper() + name[1:]
     variant, control = row.get("variant"), row.get("control_variant")
@@ -199,7 +262,7 @@ def _summary(row: Mapping[str, Any], correction: str) -> str:
     error = row.get("error_message")
     if mean_c is None or mean_t is None or abs_lift is None:
         arms = f" ({variant} vs {control})" if variant and control else ""
-        return f"No result for {name}{arms}: {error or 'not computed'}."
+        return f"No result for {name}{arms}: {error or 'not computed'}"
 
     # Binary metrics print as percentages (lifts in percentage points, pp).
     scale, unit = (100, "%") if row.get("aggregation") == "binary" else (1, "")
@@ -224,17 +287,17 @@ def _summary(row: Mapping[str, Any], correction: str) -> str:
 
     alpha = row.get("alpha") or DEFAULT_ALPHA
     ci = f"{round((1 - alpha) * 100, 6):g}% CI"
-    rel, rel_low, rel_high = (
-        row.get(k) for k in ("rel_lift", "rel_ci_low", "rel_ci_high")
-    )
-    abs_low, abs_high = row.get("abs_ci_low"), row.get("abs_ci_high")
+    suffix = ""
+    if correction != "none":
+        ci = f"{_CORRECTION_NAMES[correction]}-adjusted {ci}"
+        suffix = "_adjusted"
+    rel = row.get("rel_lift")
+    rel_low, rel_high = row.get(f"rel_ci_low{suffix}"), row.get(f"rel_ci_high{suffix}")
+    abs_low, abs_high = row.get(f"abs_ci_low{suffix}"), row.get(f"abs_ci_high{suffix}")
     if rel is not None and rel_low is not None and rel_high is not None:
-        sentence += (
-            f" ({rel * 100:+.1f}% relative, {ci} "
-            f"{rel_low * 100:+.1f}% to {rel_high * 100:+.1f}%)"
-        )
+        sentence += f" ({_pct(rel)} relative, {ci} {_pct(rel_low)} to {_pct(rel_high)})"
     elif rel is not None:
-        sentence += f" ({rel * 100:+.1f}% relative)"
+        sentence += f" ({_pct(rel)} relative)"
     elif abs_low is not None and abs_high is not None:
         sentence += (
             f" ({lift(abs_lift)} absolute, {ci} {lift(abs_low)} to {lift(abs_high)};"
@@ -243,14 +306,14 @@ def _summary(row: Mapping[str, Any], correction: str) -> str:
 
     p_adjusted = row.get("p_value_adjusted")
     if p_adjusted is None:
-        return f"{sentence}; no test: {error or 'not computed'}."
+        return f"{sentence}; no test: {error or 'not computed'}"
     verdict = "significant" if row.get("is_significant") else "not significant"
     if correction == "none":
-        return f"{sentence}; {verdict} at alpha = {alpha:g} ({_format_p(p_adjusted)})."
+        return f"{sentence}; {verdict} at alpha = {alpha:g} ({_format_p(p_adjusted)})"
     method = _CORRECTION_NAMES[correction]
     return (
         f"{sentence}; {verdict} after {method} correction "
-        f"(adjusted {_format_p(p_adjusted)})."
+        f"(adjusted {_format_p(p_adjusted)})"
     )
 
 
@@ -315,7 +378,12 @@ def _comparison_row(
     variant: Any,
     alpha: float,
 ) -> dict[str, Any]:
-    """Compare one treatment variant with control on one metric."""
+    """Compare one treatment variant with control on one metric.
+
+    The two arms' statistics are kept under the private key ``_arms`` (they are
+    compared again at other levels for the adjusted intervals and the
+    guardrail bounds; ``_typed_frame`` drops the key).
+    """
     statistics = []
     for arm_variant in (control, variant):
         rows = arms.get((experiment_id, arm_variant, metric_id), [])
@@ -331,7 +399,8 @@ def _comparison_row(
             statistics.append(None)
         if error is not None:
             return {"error_message": error, "cuped_error_message": error}
-    return _figures(compare(statistics[0], statistics[1], ComparisonConfig(alpha)))
+    figures = _figures(compare(statistics[0], statistics[1], ComparisonConfig(alpha)))
+    return figures | {"_arms": (statistics[0], statistics[1])}
 
 
 def _variants(
@@ -352,26 +421,166 @@ def _variants(
     return sorted(set(names), key=str)
 
 
-def _adjust_families(rows: list[dict[str, Any]], correction: str) -> None:
-    """Fill adjusted p-values per experiment and family, in place.
+def _family(role: Any, families: str) -> str:
+    """The correction family of a row's role (see ``CORRECTION_FAMILIES``).
 
-    Families: primary + secondary metrics x treatment variants of one experiment;
-    guardrails of one experiment on their own.
+    A role other than primary or guardrail counts as secondary (exploratory).
     """
-    families: dict[tuple[Any, str], list[int]] = defaultdict(list)
+    if role == "guardrail":
+        return "guardrail"
+    if families == "combined":
+        return COMBINED_FAMILY
+    return "primary" if role == "primary" else "secondary"
+
+
+def _adjust_families(rows: list[dict[str, Any]], correction: str, families: str) -> None:
+    """Fill correction_family and adjusted p-values per experiment and family.
+
+    Families (``families="by_role"``, the default): primary metrics x treatment
+    variants of one experiment; secondary metrics x variants; guardrails x
+    variants. ``"combined"`` puts primary and secondary in one family. The
+    number of p-values each row's family holds is kept under ``_family_size``
+    and ``_cuped_family_size`` (for the adjusted intervals).
+    """
+    members: dict[tuple[Any, str], list[int]] = defaultdict(list)
     for index, row in enumerate(rows):
-        family = "guardrail" if row.get("role") == "guardrail" else "primary_secondary"
-        families[(row["experiment_id"], family)].append(index)
-    for indices in families.values():
-        for source, target in (
-            ("p_value", "p_value_adjusted"),
-            ("cuped_p_value", "cuped_p_value_adjusted"),
+        row["correction_family"] = _family(row.get("role"), families)
+        members[(row["experiment_id"], row["correction_family"])].append(index)
+    for indices in members.values():
+        for source, target, size in (
+            ("p_value", "p_value_adjusted", "_family_size"),
+            ("cuped_p_value", "cuped_p_value_adjusted", "_cuped_family_size"),
         ):
-            adjusted = adjust_p_values(
-                [rows[i].get(source) for i in indices], correction
-            )
+            p_values = [rows[i].get(source) for i in indices]
+            adjusted = adjust_p_values(p_values, correction)
+            present = sum(p is not None for p in adjusted)
             for i, value in zip(indices, adjusted, strict=True):
                 rows[i][target] = value
+                rows[i][size] = present
+
+
+def effective_alpha(
+    alpha: float, p_value: float | None, p_adjusted: float | None, family_size: int
+) -> float | None:
+    """The level at which an unadjusted test rejects exactly when the adjusted one does.
+
+    ``alpha * p / p_adjusted``: then ``p < alpha_eff`` iff ``p_adjusted < alpha``
+    whenever ``p_adjusted >= p`` (true of Holm, Benjamini-Hochberg, with their
+    monotonicity steps and the cap at 1, and of no correction). Holm and BH
+    give ``p <= p_adjusted <= m p``, so the level lies in ``[alpha / m, alpha]``.
+    ``p = 0`` (then ``p_adjusted = 0``: significant at any level) gets the
+    Bonferroni level ``alpha / m``; no p-value gives None.
+    """
+    if p_value is None or p_adjusted is None:
+        return None
+    if p_adjusted == p_value:
+        return alpha
+    if p_value == 0 or p_adjusted == 0:
+        return alpha / max(1, family_size)
+    return alpha * (p_value / p_adjusted)
+
+
+def _adjusted_intervals(row: dict[str, Any]) -> dict[str, Any]:
+    """The multiplicity-adjusted intervals of a result row.
+
+    The comparison is run again (``frequentist.compare``) at the effective
+    levels of ``effective_alpha``, for the unadjusted test and for CUPED. Every
+    interval of ``compare`` excludes 0 exactly when its p-value is below the
+    level, so each adjusted interval excludes 0 exactly when its adjusted
+    p-value is below alpha.
+    """
+    arms, alpha = row.get("_arms"), row.get("alpha")
+    out: dict[str, Any] = {}
+    if arms is None or alpha is None:
+        return out
+    level = effective_alpha(
+        alpha, row.get("p_value"), row.get("p_value_adjusted"), row["_family_size"]
+    )
+    cuped_level = effective_alpha(
+        alpha,
+        row.get("cuped_p_value"),
+        row.get("cuped_p_value_adjusted"),
+        row["_cuped_family_size"],
+    )
+    results: dict[float, ComparisonResult] = {}
+
+    def at(value: float) -> ComparisonResult:
+        if value not in results:
+            results[value] = compare(*arms, ComparisonConfig(value))
+        return results[value]
+
+    if level is not None:
+        result = at(level)
+        out |= {
+            "abs_ci_low_adjusted": result.abs_ci_low,
+            "abs_ci_high_adjusted": result.abs_ci_high,
+            "rel_ci_low_adjusted": result.rel_ci_low,
+            "rel_ci_high_adjusted": result.rel_ci_high,
+        }
+    if cuped_level is not None:
+        cuped = at(cuped_level).cuped
+        if cuped is not None:
+            out |= {
+                "cuped_ci_low_adjusted": cuped.ci_low,
+                "cuped_ci_high_adjusted": cuped.ci_high,
+            }
+    return out
+
+
+def _tolerance(value: Any) -> float | None:
+    """A guardrail's tolerance: the registered value, 0 when empty, None if invalid."""
+    if _missing(value):
+        return 0.0
+    try:
+        tolerance = float(value)
+    except (TypeError, ValueError):
+        return None
+    return tolerance if math.isfinite(tolerance) and tolerance >= 0 else None
+
+
+def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
+    """guardrail_status and guardrail_bound of a guardrail row (non-inferiority).
+
+    With tolerance t (relative, in the bad direction; empty = 0) and the
+    one-sided ``1 - alpha`` bounds of the relative lift (the ends of the
+    two-sided ``1 - 2 alpha`` interval of ``frequentist.compare``):
+
+    - desired increase: bound = lower bound L; ``passed`` when L > -t,
+      ``breached`` when the upper bound U < -t, else ``inconclusive``;
+    - desired decrease: bound = U; ``passed`` when U < t, ``breached`` when
+      L > t, else ``inconclusive``.
+
+    ``inconclusive`` also whenever a needed bound cannot be computed. The
+    other one-sided bound is kept under ``_guardrail_other`` for the summary.
+    """
+    if row.get("role") != "guardrail":
+        return {"guardrail_status": None, "guardrail_bound": None}
+    out: dict[str, Any] = {"guardrail_status": "inconclusive", "guardrail_bound": None}
+    arms, alpha = row.get("_arms"), row.get("alpha")
+    tolerance = _tolerance(row.get("guardrail_tolerance"))
+    desired = row.get("desired_direction")
+    if (
+        arms is None
+        or alpha is None
+        or not alpha < 0.5
+        or tolerance is None
+        or desired not in ("increase", "decrease")
+    ):
+        return out
+    result = compare(*arms, ComparisonConfig(2 * alpha))
+    low, high = result.rel_ci_low, result.rel_ci_high
+    if desired == "increase":
+        bound, other = low, high
+        passed = low is not None and low > -tolerance
+        breached = high is not None and high < -tolerance
+    else:
+        bound, other = high, low
+        passed = high is not None and high < tolerance
+        breached = low is not None and low > tolerance
+    status = "passed" if passed else "breached" if breached else "inconclusive"
+    return {"guardrail_status": status, "guardrail_bound": bound} | {
+        "_guardrail_other": other
+    }
 
 
 def _bayesian(row: Mapping[str, Any], prior: Prior) -> dict[str, Any]:
@@ -407,6 +616,7 @@ def experiment_results(
     correction: str = "holm",
     experiment_variants: pd.DataFrame | None = None,
     prior: Prior | None = None,
+    correction_families: str = "by_role",
 ) -> pd.DataFrame:
     """One row per experiment x registered metric x treatment variant.
 
@@ -415,12 +625,17 @@ def experiment_results(
     from ``arm_metrics``; an experiment with neither gets one row per metric with
     a null variant. Each comparison uses ``frequentist.compare`` at the
     experiment's alpha (0.05 when empty). Adjusted p-values are computed per
-    experiment over two families: primary + secondary metrics x variants, and
-    guardrails. ``is_significant = p_value_adjusted < alpha``; ``direction`` is
-    flat when not significant, else good or bad from the lift's sign and the
-    metric's desired direction (null when there is no test). The Bayesian
-    columns hold the normal-approximation posterior of the relative lift under
-    ``prior`` (``bayesian.relative_lift_posterior``).
+    experiment and family (``correction_family``): by default primary metrics x
+    variants, secondary metrics x variants, and guardrails x variants.
+    ``is_significant = p_value_adjusted < alpha``; ``direction`` is flat when
+    not significant, else good or bad from the lift's sign and the metric's
+    desired direction (null when there is no test). The ``*_adjusted``
+    intervals are the comparison at the level ``effective_alpha``, so they
+    exclude 0 exactly when the adjusted p-value is below alpha. Guardrail rows
+    get ``guardrail_status`` and ``guardrail_bound`` from a one-sided
+    non-inferiority test against ``guardrail_tolerance`` (``_guardrail``). The
+    Bayesian columns hold the normal-approximation posterior of the relative
+    lift under ``prior`` (``bayesian.relative_lift_posterior``).
 
     Args:
         arm_metrics: Rows of the ``arm_metrics`` mart.
@@ -431,6 +646,9 @@ def experiment_results(
         experiment_variants: Optional variants registry (experiment_id, variant,
             is_control).
         prior: Prior of the relative lift (flat when None).
+        correction_families: ``"by_role"`` (default: primary, secondary and
+            guardrail families) or ``"combined"`` (primary and secondary in one
+            family; var ``correction_families``).
 
     Returns:
         A frame with the columns of ``RESULT_COLUMNS``, in that order and dtype,
@@ -438,10 +656,15 @@ def experiment_results(
         variant.
 
     Raises:
-        ValueError: For an unknown correction.
+        ValueError: For an unknown correction or family rule.
     """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    if correction_families not in CORRECTION_FAMILIES:
+        raise ValueError(
+            f"correction_families must be one of {CORRECTION_FAMILIES}, "
+            f"got {correction_families!r}"
+        )
     prior = prior or Prior()
     arm_rows = _records(arm_metrics)
     arms: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = defaultdict(list)
@@ -523,12 +746,14 @@ def experiment_results(
             str(r["variant"]),
         )
     )
-    _adjust_families(rows, correction)
+    _adjust_families(rows, correction, correction_families)
     for row in rows:
         p_adjusted = row.get("p_value_adjusted")
         if p_adjusted is not None:
             row["is_significant"] = p_adjusted < row["alpha"]
         row["direction"] = _direction(row)
+        row |= _adjusted_intervals(row)
+        row |= _guardrail(row)
         row["summary"] = _summary(row, correction)
         row |= _bayesian(row, prior)
     return _typed_frame(rows, RESULT_COLUMNS)
@@ -628,6 +853,13 @@ SUPPRESSED_COLUMNS = (
     "cuped_theta",
     "cuped_p_value_adjusted",
     *BAYESIAN_FIGURES,
+    "abs_ci_low_adjusted",
+    "abs_ci_high_adjusted",
+    "rel_ci_low_adjusted",
+    "rel_ci_high_adjusted",
+    "cuped_ci_low_adjusted",
+    "cuped_ci_high_adjusted",
+    "guardrail_bound",
 )
 
 
@@ -798,12 +1030,15 @@ def segment_results(
     correction: str = "holm",
     min_units: int = 0,
     prior: Prior | None = None,
+    correction_families: str = "by_role",
 ) -> pd.DataFrame:
     """``experiment_results`` within each segment, with a per-segment SRM test.
 
     Each (segment_dimension, segment_value) is analysed like a whole experiment
-    restricted to its units: same methods, and multiple-testing families formed
-    within the segment. ``segment_srm_p_value`` tests the segment's arm counts
+    restricted to its units: same methods, multiple-testing families formed
+    within the segment (with their adjusted intervals), and the guardrail
+    non-inferiority status of each guardrail row (``inconclusive`` when the
+    cell is suppressed). ``segment_srm_p_value`` tests the segment's arm counts
     against the allocation weights. Cells where either arm has fewer than
     ``min_units`` units are suppressed: their figures are null and
     ``error_message`` says why (the counts stay, so the suppression is visible).
@@ -818,6 +1053,7 @@ def segment_results(
         min_units: Small-cell threshold k (0 disables suppression).
         prior: Prior of the relative lift for the Bayesian columns (flat when
             None).
+        correction_families: As in ``experiment_results``.
 
     Returns:
         The columns of ``experiment_results`` preceded by segment_dimension and
@@ -855,6 +1091,7 @@ def segment_results(
             correction=correction,
             experiment_variants=experiment_variants,
             prior=prior,
+            correction_families=correction_families,
         )
         arm_units = rows.drop_duplicates("variant")[["variant", "n_units"]]
         srm = srm_test(
@@ -876,6 +1113,12 @@ def segment_results(
             )
             results.loc[small, "error_message"] = message
             results.loc[small, "summary"] = f"No result shown: {message}."
+            # Nothing known never passes: a suppressed guardrail is inconclusive.
+            guarded = small & (results["role"] == "guardrail").fillna(False)
+            results.loc[guarded, "guardrail_status"] = "inconclusive"
+            results.loc[guarded, "summary"] = (
+                f"No result shown: {message}; guardrail inconclusive."
+            )
         frames.append(results)
     combined = _records(pd.concat(frames, ignore_index=True))
     _segment_vs_rest(_records(arm_metrics_by_segment), combined)

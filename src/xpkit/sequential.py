@@ -44,7 +44,7 @@ import pandas as pd
 
 from xpkit.frequentist import METHOD_UNKNOWN, ComparisonConfig, ComparisonResult
 from xpkit.frequentist import compare as fixed_horizon_compare
-from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS, from_row
+from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS, Proportion, from_row
 
 __all__ = [
     "DAILY_RESULT_COLUMNS",
@@ -57,6 +57,7 @@ __all__ = [
     "experiment_list",
     "log_mixture_martingale",
     "mixture_rho",
+    "fieller_relative_interval",
     "sequential_interval",
 ]
 
@@ -206,6 +207,52 @@ def sequential_interval(
     return SequentialResult(
         **figures, rho=rho, error_message="; ".join(errors) if errors else None
     )
+
+
+def fieller_relative_interval(
+    mean_control: float,
+    mean_treatment: float,
+    variance_control: float,
+    variance_treatment: float,
+    multiplier: float,
+) -> tuple[float, float] | None:
+    """Fieller's interval of ``mean_t / mean_c - 1`` at a given multiplier.
+
+    The set of ratios R with ``(mean_t - R mean_c)**2 <= k**2 (V_t + R**2 V_c)``
+    (independent arms, ``V`` the variances of the arm means, ``k`` the
+    multiplier), shifted by -1. It holds R = 1 exactly when
+    ``|mean_t - mean_c| <= k sqrt(V_t + V_c)``, so it excludes a relative lift
+    of 0 exactly when the absolute interval ``d +/- k se`` excludes 0. It is a
+    bounded interval only when ``mean_c**2 > k**2 V_c`` (the control mean is
+    clearly away from 0); otherwise the set is unbounded and None is returned.
+    """
+    k2 = multiplier * multiplier
+    a = mean_control * mean_control - k2 * variance_control
+    if not a > 0:
+        return None
+    b = mean_treatment * mean_control
+    c = mean_treatment * mean_treatment - k2 * variance_treatment
+    discriminant = b * b - a * c
+    if not (math.isfinite(discriminant) and discriminant >= 0):
+        return None
+    root = math.sqrt(discriminant)
+    # Stable roots: the one without cancellation, then the product c / a.
+    far = (b + math.copysign(root, b)) / a
+    near = c / (a * far) if far != 0 else (b - root) / a
+    low, high = sorted((far, near))
+    low, high = _finite(low - 1), _finite(high - 1)
+    return None if low is None or high is None else (low, high)
+
+
+def _mean_variance(statistic: Any) -> float | None:
+    """The variance of an arm's mean as the fixed-horizon test estimates it."""
+    if statistic is None or not statistic.n:
+        return None
+    if isinstance(statistic, Proportion):
+        p = statistic.mean
+        return None if p is None else p * (1 - p) / statistic.n
+    variance = statistic.variance
+    return None if variance is None else variance / statistic.n
 
 
 # ---------------------------------------------------------------------------
@@ -381,6 +428,7 @@ def _metric_series(
     variants = sorted(v for v in by_arm if v != control)
     running = {v: dict.fromkeys(_SUM_COLUMNS, 0.0) for v in [*by_arm, str(control)]}
     best_p: dict[str, float | None] = dict.fromkeys(variants)
+    sequences = {v: _RunningSequence() for v in variants}
     out = []
     for number, current in enumerate(days, start=1):
         for variant, by_day in by_arm.items():
@@ -392,7 +440,7 @@ def _metric_series(
                 if value is not None:
                     running[variant][column] += float(value)
         for variant in variants:
-            result = _compare_arms(
+            result, arm_variances = _compare_arms(
                 running.get(str(control)), running[variant], aggregation, config
             )
             if control is None:
@@ -408,6 +456,9 @@ def _metric_series(
                     seq.p_value if previous is None else min(previous, seq.p_value)
                 )
             running_p = best_p[variant]
+            shown = sequences[variant].update(
+                result, seq, arm_variances, config, running_p
+            )
             out.append(
                 {
                     "experiment_id": experiment_id,
@@ -435,10 +486,10 @@ def _metric_series(
                     else result.method,
                     "std_error": result.std_error,
                     "rel_std_error": result.rel_std_error,
-                    "always_valid_ci_low": seq.abs_ci_low,
-                    "always_valid_ci_high": seq.abs_ci_high,
-                    "always_valid_rel_ci_low": seq.rel_ci_low,
-                    "always_valid_rel_ci_high": seq.rel_ci_high,
+                    "always_valid_ci_low": shown[0],
+                    "always_valid_ci_high": shown[1],
+                    "always_valid_rel_ci_low": shown[2],
+                    "always_valid_rel_ci_high": shown[3],
                     "always_valid_p_value": running_p,
                     "is_significant_always_valid": None
                     if running_p is None
@@ -448,10 +499,107 @@ def _metric_series(
                     "sequential_rho": config.rho,
                     "sequential_tuning_units": float(config.tuning_units),
                     "aggregation": aggregation,
-                    "error_message": result.error_message,
+                    "error_message": "; ".join(
+                        m for m in (result.error_message, shown[4]) if m
+                    )
+                    or None,
                 }
             )
     return out
+
+
+class _RunningSequence:
+    """The running intersection of one comparison's confidence sequences.
+
+    The intersection over the looks so far of ``1 - alpha`` confidence
+    sequences is again one (it covers whenever all of them do), and it is the
+    interval dual to the always-valid p-value, the running minimum of the
+    per-look values (Johari, Pekelis and Walsh, "Always valid inference",
+    2017/2022; Howard et al. 2021): it excludes 0 exactly when some look's
+    interval did, i.e. when ``always_valid_p_value < alpha``. The relative
+    sequence at a look is Fieller's interval at the same multiplier
+    (``fieller_relative_interval``); a look whose Fieller set is unbounded adds
+    no bound.
+    """
+
+    def __init__(self) -> None:
+        self.abs_bounds: tuple[float, float] | None = None
+        self.rel_bounds: tuple[float, float] | None = None
+
+    @staticmethod
+    def _intersect(
+        previous: tuple[float, float] | None, low: float, high: float
+    ) -> tuple[float, float]:
+        if previous is None:
+            return low, high
+        return max(previous[0], low), min(previous[1], high)
+
+    def update(
+        self,
+        result: ComparisonResult,
+        seq: SequentialResult,
+        arm_variances: tuple[float, float] | None,
+        config: SequentialConfig,
+        running_p: float | None,
+    ) -> tuple[float | None, float | None, float | None, float | None, str | None]:
+        """Add one look; the bounds to show (abs low/high, rel low/high) and a note."""
+        if seq.abs_ci_low is not None and seq.abs_ci_high is not None:
+            self.abs_bounds = self._intersect(
+                self.abs_bounds, seq.abs_ci_low, seq.abs_ci_high
+            )
+            fieller = self._fieller(result, arm_variances, config)
+            if fieller is not None:
+                self.rel_bounds = self._intersect(self.rel_bounds, *fieller)
+        if self.abs_bounds is None or running_p is None:
+            return None, None, None, None, None
+        rejected = running_p < config.alpha
+        notes = []
+        abs_low, abs_high = self.abs_bounds
+        if abs_low > abs_high:
+            notes.append("confidence sequence empty (the data contradict it)")
+            abs_low = abs_high = None
+        rel_low = rel_high = None
+        if self.rel_bounds is not None and result.rel_lift is not None:
+            rel_low, rel_high = self.rel_bounds
+            excludes = rel_low > 0 or rel_high < 0
+            if rel_low > rel_high or excludes != rejected:
+                # Only when the rejecting look's Fieller set was unbounded.
+                notes.append("relative confidence sequence unbounded")
+                rel_low = rel_high = None
+        return abs_low, abs_high, rel_low, rel_high, "; ".join(notes) or None
+
+    @staticmethod
+    def _fieller(
+        result: ComparisonResult,
+        arm_variances: tuple[float, float] | None,
+        config: SequentialConfig,
+    ) -> tuple[float, float] | None:
+        """This look's relative sequence, with the test's standard error."""
+        se = result.std_error
+        if (
+            arm_variances is None
+            or se is None
+            or result.mean_control is None
+            or result.mean_treatment is None
+            or result.rel_lift is None
+        ):
+            return None
+        v_c, v_t = arm_variances
+        if not v_c + v_t > 0:
+            return None
+        # Split the test's variance se**2 in the arms' proportions, so that the
+        # interval holds a relative lift of 0 exactly when the absolute one
+        # holds 0 (whatever the test's variance formula).
+        share = v_c / (v_c + v_t)
+        n = (result.n_control or 0) + (result.n_treatment or 0)
+        multiplier = confidence_sequence_multiplier(n, config.rho, config.alpha)
+        return fieller_relative_interval(
+            result.mean_control,
+            result.mean_treatment,
+            se * se * share,
+            se * se * (1 - share),
+            float(multiplier),
+        )
 
 
 def _compare_arms(
@@ -459,8 +607,9 @@ def _compare_arms(
     treatment: Mapping[str, float],
     aggregation: Any,
     config: SequentialConfig,
-) -> ComparisonResult:
-    """The fixed-horizon comparison of two cumulative arms (no CUPED)."""
+) -> tuple[ComparisonResult, tuple[float, float] | None]:
+    """The fixed-horizon comparison of two cumulative arms (no CUPED), and the
+    variances of the two arm means (None when undefined)."""
 
     def statistic(totals: Mapping[str, float] | None) -> Any:
         if totals is None or totals["n_units"] == 0:
@@ -477,22 +626,26 @@ def _compare_arms(
     try:
         control_stat, treatment_stat = statistic(control), statistic(treatment)
     except ValueError as problem:
-        return ComparisonResult(
+        failed = ComparisonResult(
             method=METHOD_UNKNOWN, alpha=config.alpha, error_message=str(problem)
         )
+        return failed, None
     if control_stat is None or treatment_stat is None:
         missing = [
             f"{name} arm has no units yet"
             for name, arm in (("control", control_stat), ("treatment", treatment_stat))
             if arm is None
         ]
-        return ComparisonResult(
+        absent = ComparisonResult(
             method=METHOD_UNKNOWN,
             alpha=config.alpha,
             n_control=None if control_stat is None else control_stat.n,
             n_treatment=None if treatment_stat is None else treatment_stat.n,
             error_message="; ".join(missing),
         )
-    return fixed_horizon_compare(
+        return absent, None
+    result = fixed_horizon_compare(
         control_stat, treatment_stat, ComparisonConfig(config.alpha)
     )
+    v_c, v_t = _mean_variance(control_stat), _mean_variance(treatment_stat)
+    return result, None if v_c is None or v_t is None else (v_c, v_t)

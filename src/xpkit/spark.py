@@ -260,6 +260,7 @@ class Settings:
     """
 
     multiple_testing_correction: str = "holm"
+    correction_families: str = "by_role"
     bayesian_prior: Prior = Prior()
     min_segment_units: int = 10
     max_days_to_target: float = 90.0
@@ -328,6 +329,7 @@ PYTHON_MARTS: tuple[PythonMart, ...] = (
         lambda frames, settings: experiment_results(
             *frames[:4],
             correction=settings.multiple_testing_correction,
+            correction_families=settings.correction_families,
             prior=settings.bayesian_prior,
             experiment_variants=frames[4],
         ),
@@ -338,6 +340,7 @@ PYTHON_MARTS: tuple[PythonMart, ...] = (
         lambda frames, settings: segment_results(
             *frames,
             correction=settings.multiple_testing_correction,
+            correction_families=settings.correction_families,
             prior=settings.bayesian_prior,
             min_units=settings.min_segment_units,
         ),
@@ -417,6 +420,7 @@ def project_settings(
 
     return Settings(
         multiple_testing_correction=str(value("multiple_testing_correction")).strip(),
+        correction_families=str(value("correction_families")).strip(),
         bayesian_prior=Prior.from_vars(
             values.get("bayesian_prior_mean"), values.get("bayesian_prior_sd")
         ),

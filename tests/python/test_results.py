@@ -369,19 +369,46 @@ def test_experiment_results_ratio_figures_match_scipy_on_linearised_values(resul
 
 @pytest.mark.parametrize(("correction", "theirs"), [("holm", "holm"), ("bh", "fdr_bh")])
 def test_experiment_results_adjusts_per_experiment_family(correction, theirs):
+    # Default families (issue 12): primary, secondary and guardrail metrics x
+    # variants are corrected separately, so secondaries never weaken a primary.
     arm_metrics, experiments, metrics, experiment_metrics, variants = TABLES
     frame = experiment_results(
         arm_metrics, experiments, metrics, experiment_metrics, correction, variants
     )
     assert (frame.correction_method == correction).all()
+    assert (frame.correction_family == frame.role).all()
+    for experiment in ("E001", "E004"):
+        rows = frame[frame.experiment_id == experiment]
+        for role in ("primary", "secondary", "guardrail"):
+            members = rows[rows.role == role]
+            expected = multipletests(members.p_value.to_numpy(float), method=theirs)[1]
+            assert members.p_value_adjusted.to_list() == list(expected)
+    e004 = frame[(frame.experiment_id == "E004") & (frame.role == "primary")]
+    assert len(e004) == 3  # 3 tones x open form the primary family
+    # E001's primary is alone in its family: its adjusted p-value is the raw one.
+    reply = pick(frame, "E001", "reply", "ai_drafted")
+    assert reply.p_value_adjusted == reply.p_value
+
+
+@pytest.mark.parametrize(("correction", "theirs"), [("holm", "holm"), ("bh", "fdr_bh")])
+def test_experiment_results_combined_families_on_request(correction, theirs):
+    # correction_families="combined": the rule before issue 12 (primary and
+    # secondary share a family; guardrails their own).
+    frame = experiment_results(
+        *TABLES[:4], correction, TABLES[4], correction_families="combined"
+    )
     for experiment in ("E001", "E004"):
         rows = frame[frame.experiment_id == experiment]
         for family in (rows.role != "guardrail", rows.role == "guardrail"):
             members = rows[family]
             expected = multipletests(members.p_value.to_numpy(float), method=theirs)[1]
             assert members.p_value_adjusted.to_list() == list(expected)
-    e004 = frame[(frame.experiment_id == "E004") & (frame.role != "guardrail")]
-    assert len(e004) == 6  # 3 tones x (open + click) form one family
+    assert set(frame.correction_family[frame.role != "guardrail"]) == {
+        "primary_secondary"
+    }
+    assert set(frame.correction_family[frame.role == "guardrail"]) == {"guardrail"}
+    with pytest.raises(ValueError, match="correction_families"):
+        experiment_results(*TABLES[:4], correction_families="per_metric")
 
 
 def test_experiment_results_without_correction_keeps_p_values():

@@ -225,7 +225,9 @@ def _guardrail_clause(row: Mapping[str, Any]) -> str:
     one_sided = f"one-sided {round((1 - alpha) * 100, 6):g}% bound"
     against = f"the {_pct(limit)} tolerance"
     if status == "passed" and bound is not None:
-        return f"guardrail passed: at worst {_pct(bound)} ({one_sided}), within {against}"
+        return (
+            f"guardrail passed: at worst {_pct(bound)} ({one_sided}), within {against}"
+        )
     if status == "breached" and other is not None:
         return (
             f"guardrail breached: at best {_pct(other)} ({one_sided}), "
@@ -433,7 +435,9 @@ def _family(role: Any, families: str) -> str:
     return "primary" if role == "primary" else "secondary"
 
 
-def _adjust_families(rows: list[dict[str, Any]], correction: str, families: str) -> None:
+def _adjust_families(
+    rows: list[dict[str, Any]], correction: str, families: str
+) -> None:
     """Fill correction_family and adjusted p-values per experiment and family.
 
     Families (``families="by_role"``, the default): primary metrics x treatment
@@ -468,8 +472,10 @@ def effective_alpha(
     whenever ``p_adjusted >= p`` (true of Holm, Benjamini-Hochberg, with their
     monotonicity steps and the cap at 1, and of no correction). Holm and BH
     give ``p <= p_adjusted <= m p``, so the level lies in ``[alpha / m, alpha]``.
-    ``p = 0`` (then ``p_adjusted = 0``: significant at any level) gets the
-    Bonferroni level ``alpha / m``; no p-value gives None.
+    ``p_adjusted == p`` (no correction, a family of one, and ``p = 0``, which
+    Holm and BH leave at 0: significant at any level) keeps alpha; a zero on
+    one side only (not produced by these corrections) gets the Bonferroni
+    level ``alpha / m``. No p-value gives None.
     """
     if p_value is None or p_adjusted is None:
         return None

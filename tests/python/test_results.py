@@ -437,7 +437,8 @@ def test_experiment_results_significance_and_direction(results):
     flat = pick(results, "E004", "click", "friendly")
     assert flat.p_value == close(1.0) and flat.direction == "flat"
     assert flat.summary.startswith(
-        "Click rate was 6.00% in both control and friendly (+0.0% relative, 95% CI "
+        "Click rate was 6.00% in both control and friendly (+0.0% relative, "
+        "Holm-adjusted 95% CI "
     )
     assert not flat.is_significant
 
@@ -465,25 +466,51 @@ def test_experiment_results_without_variants_registry_falls_back_to_arm_metrics(
 
 
 def test_experiment_results_summary_for_a_binary_metric(results):
-    # 90/500 = 18.0% vs 136/520 = 26.15%; relative +45.3% with a normal-quantile
-    # delta-method interval; Holm over reply and meeting doubles the smaller p.
+    # 90/500 = 18.0% vs 136/520 = 26.15%: relative +45.3%. Reply is E001's only
+    # primary metric, alone in its family (issue 12): Holm leaves its p-value,
+    # and its adjusted interval is the unadjusted one. The sentence quotes the
+    # adjusted interval beside the adjusted verdict.
     row = pick(results, "E001", "reply", "ai_drafted")
-    pc, pt = 0.18, 136 / 520
-    vc, vt = pc * (1 - pc) / 500, pt * (1 - pt) / 520
-    rel = pt / pc - 1
-    se = math.sqrt(vt / pc**2 + pt**2 * vc / pc**4)
-    z = stats.norm.ppf(0.975)
-    meeting = pick(results, "E001", "meeting", "ai_drafted")
-    adjusted = multipletests([row.p_value, meeting.p_value], method="holm")[1][0]
-    assert adjusted < 0.05
+    control, treatment = binary(90, 500), binary(136, 520)
+    oracle = proportion.test_proportions_2indep(
+        treatment.sum(), 520, control.sum(), 500, method="wald", compare="diff"
+    )
+    adjusted = multipletests([oracle.pvalue], method="holm")[1][0]
+    assert row.p_value_adjusted == close(adjusted) and adjusted < 0.05
+    assert (row.rel_ci_low_adjusted, row.rel_ci_high_adjusted) == (
+        row.rel_ci_low,
+        row.rel_ci_high,
+    )
+    low, high = row.rel_ci_low_adjusted, row.rel_ci_high_adjusted
     expected = (
         f"Reply rate rose from 18.0% in control to 26.2% in ai_drafted "
-        f"({rel * 100:+.1f}% relative, 95% CI {(rel - z * se) * 100:+.1f}% to "
-        f"{(rel + z * se) * 100:+.1f}%); significant after Holm correction "
+        f"(+45.3% relative, Holm-adjusted 95% CI {low * 100:+.1f}% to "
+        f"{high * 100:+.1f}%); significant after Holm correction "
         f"(adjusted p = {adjusted:.2g})."
     )
     assert row.summary == expected
-    assert "+45.3% relative" in row.summary
+
+
+def test_experiment_results_summary_quotes_the_adjusted_interval():
+    # E004 open rate: three tones in one primary family. Holm raises the
+    # p-values, so the adjusted interval is wider than the unadjusted one and
+    # the sentence quotes the adjusted bounds (issue 12: "+31.7% (CI +5.8% to
+    # +57.7%; adjusted p = 0.069)" showed a bar clear of 0 beside "not
+    # significant").
+    frame = experiment_results(*TABLES[:4], experiment_variants=TABLES[4])
+    rows = frame[(frame.experiment_id == "E004") & (frame.metric_id == "open")]
+    for _, row in rows.iterrows():
+        assert row.p_value_adjusted >= row.p_value
+        assert row.rel_ci_low_adjusted <= row.rel_ci_low
+        assert row.rel_ci_high_adjusted >= row.rel_ci_high
+        quoted = (
+            f"Holm-adjusted 95% CI {row.rel_ci_low_adjusted * 100:+.1f}% to "
+            f"{row.rel_ci_high_adjusted * 100:+.1f}%)"
+        )
+        assert quoted in row.summary
+    widened = rows[rows.p_value_adjusted > rows.p_value]
+    assert len(widened) >= 2
+    assert (widened.rel_ci_low_adjusted < widened.rel_ci_low).all()
 
 
 def test_experiment_results_summary_for_a_continuous_metric(results):
@@ -492,7 +519,7 @@ def test_experiment_results_summary_for_a_continuous_metric(results):
     row = pick(results, "E002", "resolution", "llm_assisted")
     assert row.summary.startswith(
         "Resolution time (minutes) fell from 42.0 in human_only to 29.0 in "
-        "llm_assisted (-31.0% relative, 90% CI "
+        "llm_assisted (-31.0% relative, Holm-adjusted 90% CI "
     )
     assert row.p_value < 0.0001  # a primary metric alone in its family
     assert row.summary.endswith(

@@ -164,7 +164,11 @@ def test_demo_experiment_results_equal_independent_tests(results_and_oracle):
 def test_demo_adjusted_p_values_equal_multipletests(results_and_oracle):
     results, _ = results_and_oracle
     tested = results[results.p_value.notna()].copy()
-    tested["family"] = np.where(tested.role == "guardrail", "guardrail", "main")
+    # Families by role (issue 12): primary, secondary and guardrail apart.
+    tested["family"] = np.where(
+        tested.role.isin(["primary", "guardrail"]), tested.role, "secondary"
+    )
+    assert (tested.correction_family == tested.family).all()
     checked = 0
     for _, family in tested.groupby(["experiment_id", "family"]):
         _, adjusted, _, _ = multipletests(family.p_value.to_numpy(float), method="holm")

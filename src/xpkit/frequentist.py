@@ -10,8 +10,9 @@ Method strings (the ``method`` column of ``experiment_results``):
 - ``welch_t``: Welch's t-test, Welch-Satterthwaite degrees of freedom.
 - ``two_proportion_unpooled_z``: Wald z-test with the unpooled standard error.
 - ``ratio_delta_welch_t``: Welch's t-test on delta-method variances of a ratio.
-- ``cuped_ols_t`` / ``ratio_cuped_ols_t``: CUPED as the OLS regression
-  ``y ~ treatment + covariate`` (on delta-method linearised values for ratios).
+- ``cuped_lin_welch_t`` / ``ratio_cuped_lin_welch_t``: CUPED as Lin's regression
+  adjustment with a slope per arm and each arm's own residual variance
+  (Welch-Satterthwaite df); on delta-method linearised values for ratios.
 - ``mann_whitney_u_asymptotic``: opt-in rank test on unit-level values.
 """
 
@@ -58,8 +59,8 @@ __all__ = [
 METHOD_WELCH = "welch_t"
 METHOD_TWO_PROPORTION = "two_proportion_unpooled_z"
 METHOD_RATIO = "ratio_delta_welch_t"
-METHOD_CUPED = "cuped_ols_t"
-METHOD_RATIO_CUPED = "ratio_cuped_ols_t"
+METHOD_CUPED = "cuped_lin_welch_t"
+METHOD_RATIO_CUPED = "ratio_cuped_lin_welch_t"
 METHOD_MANN_WHITNEY = "mann_whitney_u_asymptotic"
 # No test could be chosen (both arms missing, or arms of different kinds).
 METHOD_UNKNOWN = "unknown"
@@ -89,18 +90,24 @@ class CupedResult:
     """CUPED-adjusted comparison (treatment minus control).
 
     Attributes:
-        method: ``cuped_ols_t`` or ``ratio_cuped_ols_t``; None when not attempted.
+        method: ``cuped_lin_welch_t`` or ``ratio_cuped_lin_welch_t``; None when
+            not attempted.
         abs_lift: Adjusted difference ``(ybar_t - ybar_c) - theta (xbar_t - xbar_c)``.
         ci_low: Lower end of the 1 - alpha interval of ``abs_lift``.
         ci_high: Upper end of that interval.
-        std_error: OLS standard error of ``abs_lift``.
+        std_error: Standard error of ``abs_lift`` from each arm's own residual
+            variance (see ``cuped_test``).
         statistic: ``abs_lift / std_error``.
-        degrees_of_freedom: ``n_control + n_treatment - 3``.
+        degrees_of_freedom: Welch-Satterthwaite df of the two arm terms, with
+            ``n - 2`` per arm.
         p_value: Two-sided p-value from Student's t at those degrees of freedom.
-        theta: Pooled within-arm slope of the metric on its covariate.
-        variance_reduction: ``1 - std_error**2 / unadjusted_std_error**2``, where
-            the unadjusted standard error is that of OLS ``y ~ treatment``.
+        theta: Effective slope, ``(n_c theta_treatment + n_t theta_control) / N``:
+            the one for which ``abs_lift`` reads as above.
+        variance_reduction: ``1 - std_error**2 / unadjusted**2``, where the
+            unadjusted standard error is Welch's for the plain difference.
         error_message: Why figures are None; None when all were computed.
+        theta_control: Slope of the metric on its covariate in the control arm.
+        theta_treatment: That slope in the treatment arm.
     """
 
     method: str | None = None
@@ -114,6 +121,8 @@ class CupedResult:
     theta: float | None = None
     variance_reduction: float | None = None
     error_message: str | None = None
+    theta_control: float | None = None
+    theta_treatment: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,19 +469,28 @@ def cuped_test(
 ) -> CupedResult:
     """CUPED: the difference in means adjusted by a pre-period covariate.
 
-    This is exactly OLS ``y ~ 1 + treatment + x`` on the units of the two arms
-    (homoskedastic errors). With within-arm centred sums ``Syy``, ``Sxx``, ``Sxy``
-    pooled over the two arms (``_w``) and ``N = n_c + n_t``:
+    Lin's (2013) regression adjustment with a slope per arm, and a variance
+    built from each arm's own residual spread (so it stays right when the arms
+    differ in size and in variance). From each arm's centred sums ``Syy``,
+    ``Sxx``, ``Sxy`` (``n_a`` units), with ``xbar`` the mean covariate of the
+    two arms together and ``N = n_c + n_t``:
 
-    - ``theta = Sxy_w / Sxx_w`` (pooled within-arm slope),
-    - ``lift = (ybar_t - ybar_c) - theta (xbar_t - xbar_c)``,
-    - ``s2 = (Syy_w - theta Sxy_w) / (N - 3)``,
-    - ``se**2 = s2 (1/n_c + 1/n_t + (xbar_t - xbar_c)**2 / Sxx_w)``,
-    - p-value and ``1 - alpha`` interval from Student's t with ``N - 3`` df,
-    - ``variance_reduction = 1 - se**2 / se0**2`` with
-      ``se0**2 = Syy_w / (N - 2) (1/n_c + 1/n_t)``, the variance of the
-      treatment coefficient of OLS ``y ~ 1 + treatment``; it can be slightly
-      negative when the covariate is useless.
+    - ``theta_a = Sxy_a / Sxx_a`` (the arm's own slope),
+    - ``lift = (ybar_t - theta_t (xbar_t - xbar)) - (ybar_c - theta_c (xbar_c -
+      xbar))``, which equals ``(ybar_t - ybar_c) - theta (xbar_t - xbar_c)`` with
+      ``theta = (n_c theta_t + n_t theta_c) / N``,
+    - ``s2_a = (Syy_a - theta_a Sxy_a) / (n_a - 2)`` (the arm's residual variance),
+    - ``A_a = s2_a (1/n_a + (xbar_a - xbar)**2 / Sxx_a)``: the variance of the
+      arm's adjusted mean (the OLS intercept variance of its own regression on
+      ``x - xbar``),
+    - ``B = (theta_t - theta_c)**2 s2_x / N`` with ``s2_x = (Sxx_c + Sxx_t) / (N -
+      2)``: the variance carried by ``xbar`` when the slopes differ,
+    - ``se**2 = A_c + A_t + B``; Student's t with the Welch-Satterthwaite degrees
+      of freedom of ``A_c + A_t`` (``n_a - 2`` per arm) gives the p-value and the
+      ``1 - alpha`` interval (so the interval excludes 0 exactly when p < alpha),
+    - ``variance_reduction = 1 - se**2 / se0**2`` with ``se0**2 = Syy_c / ((n_c -
+      1) n_c) + Syy_t / ((n_t - 1) n_t)``, the Welch variance of the unadjusted
+      difference. Asymptotically it is never negative.
 
     For ratio metrics ``y`` and ``x`` are the delta-method linearised values
     ``r + (m - r d) / dbar`` and ``q + (x - q w) / wbar`` (r, q the arm's post and
@@ -519,9 +537,9 @@ def _cuped(
             method=method, error_message="control and treatment differ in kind"
         )
     for name, arm in (("control", control), ("treatment", treatment)):
-        if arm.n < 2:
+        if arm.n < 3:  # a slope and a residual variance per arm
             return CupedResult(
-                method=method, error_message=f"{name} arm has fewer than 2 units"
+                method=method, error_message=f"{name} arm has fewer than 3 units"
             )
         if is_ratio and (arm.mean is None or arm.pre.mean is None):
             return CupedResult(
@@ -534,36 +552,58 @@ def _cuped(
     ybar_c, xbar_c, syy_c, sxx_c, sxy_c = moments_c
     ybar_t, xbar_t, syy_t, sxx_t, sxy_t = moments_t
     n_c, n_t = control.n, treatment.n
-    syy, sxx, sxy = syy_c + syy_t, sxx_c + sxx_t, sxy_c + sxy_t
-    if syy <= 0:
+    if syy_c + syy_t <= 0:
         if _is_all_zero(control) and _is_all_zero(treatment):
             reason = "no events in either arm (every unit value is 0): no test"
         else:
             reason = "zero variance in both arms: no test"
         return CupedResult(method=method, error_message=reason)
-    if sxx <= 0:
+    if sxx_c <= 0 and sxx_t <= 0:
         return CupedResult(
             method=method,
             error_message="covariate has no variance within arms "
             "(no pre-period data): CUPED not possible",
         )
-    theta = sxy / sxx
-    residual = syy - theta * sxy
-    if residual <= RELATIVE_ZERO * syy:
+    for name, sxx in (("control", sxx_c), ("treatment", sxx_t)):
+        if sxx <= 0:
+            return CupedResult(
+                method=method,
+                error_message=f"covariate has no variance within the {name} arm: "
+                "CUPED not possible",
+            )
+    theta_c, theta_t = sxy_c / sxx_c, sxy_t / sxx_t
+    total = n_c + n_t
+    theta = (n_c * theta_t + n_t * theta_c) / total
+    # Residual sums of squares; below rounding noise they are 0 (exact fit).
+    residual_c = syy_c - theta_c * sxy_c
+    residual_t = syy_t - theta_t * sxy_t
+    residual_c = 0.0 if residual_c <= RELATIVE_ZERO * syy_c else residual_c
+    residual_t = 0.0 if residual_t <= RELATIVE_ZERO * syy_t else residual_t
+    if residual_c == 0 and residual_t == 0:
         return CupedResult(
             method=method,
             theta=_finite(theta),
+            theta_control=_finite(theta_c),
+            theta_treatment=_finite(theta_t),
             error_message="covariate explains the metric exactly: no test",
         )
-    dof = n_c + n_t - 3
-    inverse_n = 1 / n_c + 1 / n_t
-    dx = xbar_t - xbar_c
-    variance = residual / dof * (inverse_n + dx * dx / sxx)
-    unadjusted = syy / (n_c + n_t - 2) * inverse_n
-    lift = (ybar_t - ybar_c) - theta * dx
+    xbar = (n_c * xbar_c + n_t * xbar_t) / total
+    dx_c, dx_t = xbar_c - xbar, xbar_t - xbar
+    arm_c = residual_c / (n_c - 2) * (1 / n_c + dx_c * dx_c / sxx_c)
+    arm_t = residual_t / (n_t - 2) * (1 / n_t + dx_t * dx_t / sxx_t)
+    slopes = (theta_t - theta_c) ** 2 * (sxx_c + sxx_t) / (total - 2) / total
+    variance = arm_c + arm_t + slopes
+    unadjusted = syy_c / ((n_c - 1) * n_c) + syy_t / ((n_t - 1) * n_t)
+    # Welch-Satterthwaite on the two arm terms (scaled first: scale-free formula).
+    scale = max(arm_c, arm_t)
+    a_c, a_t = arm_c / scale, arm_t / scale
+    dof = (a_c + a_t) ** 2 / (a_c * a_c / (n_c - 2) + a_t * a_t / (n_t - 2))
+    lift = (ybar_t - theta_t * dx_t) - (ybar_c - theta_c * dx_c)
     std_error = math.sqrt(variance)
     statistic = lift / std_error
-    quantile = stats.t.ppf(1 - config.alpha / 2, dof)
+    # isf, not ppf(1 - alpha / 2): exact for tiny alphas too, where 1 - alpha / 2
+    # would round (adjusted intervals are built at such alphas).
+    quantile = stats.t.isf(config.alpha / 2, dof)
     result = CupedResult(
         method=method,
         abs_lift=_finite(lift),
@@ -571,12 +611,22 @@ def _cuped(
         ci_high=_finite(lift + quantile * std_error),
         std_error=_finite(std_error),
         statistic=_finite(statistic),
-        degrees_of_freedom=float(dof),
+        degrees_of_freedom=_finite(dof),
         p_value=_finite(2 * stats.t.sf(abs(statistic), dof)),
         theta=_finite(theta),
         variance_reduction=_finite(1 - variance / unadjusted),
+        theta_control=_finite(theta_c),
+        theta_treatment=_finite(theta_t),
     )
-    if None in (result.abs_lift, result.std_error, result.p_value, result.ci_low):
+    if None in (
+        result.abs_lift,
+        result.std_error,
+        result.statistic,
+        result.degrees_of_freedom,
+        result.p_value,
+        result.ci_low,
+        result.ci_high,
+    ):
         return CupedResult(method=method, error_message="non-finite CUPED figures")
     return result
 

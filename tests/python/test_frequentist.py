@@ -84,16 +84,6 @@ def linearised(m: np.ndarray, d: np.ndarray) -> np.ndarray:
     return r + (m - r * d) / np.mean(d)
 
 
-def ols_treatment(y_c, y_t, x_c=None, x_t=None):
-    """statsmodels OLS y ~ 1 + treatment (+ covariate): the fitted model."""
-    y = np.concatenate([y_c, y_t])
-    treated = np.concatenate([np.zeros(y_c.size), np.ones(y_t.size)])
-    columns = [np.ones_like(y), treated]
-    if x_c is not None:
-        columns.append(np.concatenate([x_c, x_t]))
-    return sm.OLS(y, np.column_stack(columns)).fit()
-
-
 def assert_matches_scipy_welch(result, control, treatment, alpha=0.05):
     oracle = stats.ttest_ind(treatment, control, equal_var=False)
     low, high = oracle.confidence_interval(confidence_level=1 - alpha)
@@ -260,41 +250,86 @@ def test_ratio_delta_test_equals_welch_when_every_denominator_is_one():
 
 def test_cuped_hand_table():
     # control x = 0, 1, 2, y = 1, 1, 4; treatment x = 0, 1, 2, y = 3, 5, 4.
-    # Within arms: Sxx = 2 + 2 = 4, Sxy = 3 + 1 = 4, Syy = 6 + 2 = 8, so theta = 1.
-    # lift = (4 - 2) - 1 * (1 - 1) = 2; s2 = (8 - 4) / (6 - 3) = 4/3;
-    # se**2 = 4/3 * (1/3 + 1/3) = 8/9; unadjusted se0**2 = 8/4 * 2/3 = 4/3;
-    # variance_reduction = 1 - (8/9) / (4/3) = 1/3; t = 2 / sqrt(8/9) = 2.1213.
+    # Control: Sxx = 2, Sxy = 3, Syy = 6, theta_c = 1.5, residual SS 6 - 4.5 = 1.5.
+    # Treatment: Sxx = 2, Sxy = 1, Syy = 2, theta_t = 0.5, residual SS 2 - 0.5 = 1.5.
+    # xbar = 1 = each arm's mean x, so lift = (4 - 0) - (2 - 0) = 2 and
+    # theta = (3 * 0.5 + 3 * 1.5) / 6 = 1. s2 = 1.5 / (3 - 2) in each arm, so
+    # A_c = A_t = 1.5 / 3 = 0.5; B = (0.5 - 1.5)**2 * (4 / 4) / 6 = 1/6;
+    # se**2 = 7/6; df = 1**2 / (0.25 / 1 + 0.25 / 1) = 2; unadjusted Welch
+    # variance 3/3 + 1/3 = 4/3, so variance_reduction = 1 - (7/6) / (4/3) = 1/8.
     x = np.array([0.0, 1.0, 2.0])
     result = cuped_test(
         adjusted(np.array([1.0, 1.0, 4.0]), x), adjusted(np.array([3.0, 5.0, 4.0]), x)
     )
-    assert result.method == "cuped_ols_t"
+    assert result.method == "cuped_lin_welch_t"
     assert result.theta == pytest.approx(1.0, rel=1e-14)
+    assert result.theta_control == pytest.approx(1.5, rel=1e-14)
+    assert result.theta_treatment == pytest.approx(0.5, rel=1e-14)
     assert result.abs_lift == pytest.approx(2.0, rel=1e-14)
-    assert result.std_error == pytest.approx(math.sqrt(8 / 9), rel=1e-14)
-    assert result.variance_reduction == pytest.approx(1 / 3, rel=1e-13)
-    assert result.degrees_of_freedom == 3
-    assert result.p_value == close(2 * stats.t.sf(2 / math.sqrt(8 / 9), 3))
+    assert result.std_error == pytest.approx(math.sqrt(7 / 6), rel=1e-14)
+    assert result.variance_reduction == pytest.approx(1 / 8, rel=1e-13)
+    assert result.degrees_of_freedom == pytest.approx(2.0, rel=1e-14)
+    assert result.p_value == close(2 * stats.t.sf(2 / math.sqrt(7 / 6), 2))
+    half = stats.t.ppf(0.975, 2) * math.sqrt(7 / 6)
+    assert (result.ci_low, result.ci_high) == (close(2 - half), close(2 + half))
 
 
-def assert_matches_ols(result: CupedResult, y_c, y_t, x_c, x_t, alpha=0.05):
-    full = ols_treatment(y_c, y_t, x_c, x_t)
-    reduced = ols_treatment(y_c, y_t)
-    low, high = full.conf_int(alpha=alpha)[1]
-    assert result.abs_lift == close(full.params[1])
-    assert result.std_error == close(full.bse[1])
-    assert result.statistic == close(full.tvalues[1])
-    assert result.p_value == close(full.pvalues[1])
-    assert result.degrees_of_freedom == full.df_resid
-    assert result.ci_low == close(low)
-    assert result.ci_high == close(high)
-    assert result.theta == close(full.params[2])
-    expected_reduction = 1 - (full.bse[1] / reduced.bse[1]) ** 2
-    assert result.variance_reduction == close(expected_reduction)
+def lin_oracle(y_c, y_t, x_c, x_t, alpha=0.05) -> dict[str, float]:
+    """Lin's estimator from unit-level arrays with statsmodels, arm by arm.
+
+    Each arm's OLS of y on (1, x - xbar), xbar the mean x of both arms: the
+    difference of the two intercepts is the lift (also the treatment coefficient
+    of the interacted OLS y ~ T + (x - xbar) + T (x - xbar)), their squared
+    standard errors are the arm terms, plus (theta_t - theta_c)**2 var_x / N.
+    """
+    xbar = np.concatenate([x_c, x_t]).mean()
+    fits = [
+        sm.OLS(y, np.column_stack([np.ones_like(x), x - xbar])).fit()
+        for y, x in ((y_c, x_c), (y_t, x_t))
+    ]
+    y = np.concatenate([y_c, y_t])
+    treated = np.concatenate([np.zeros(y_c.size), np.ones(y_t.size)])
+    centred = np.concatenate([x_c, x_t]) - xbar
+    design = np.column_stack([np.ones_like(y), treated, centred, treated * centred])
+    interacted = sm.OLS(y, design).fit()
+    n_c, n_t = y_c.size, y_t.size
+    total = n_c + n_t
+    var_x = (np.var(x_c, ddof=1) * (n_c - 1) + np.var(x_t, ddof=1) * (n_t - 1)) / (
+        total - 2
+    )
+    slope_c, slope_t = fits[0].params[1], fits[1].params[1]
+    arm_c, arm_t = fits[0].bse[0] ** 2, fits[1].bse[0] ** 2
+    variance = arm_c + arm_t + (slope_t - slope_c) ** 2 * var_x / total
+    dof = (arm_c + arm_t) ** 2 / (arm_c**2 / (n_c - 2) + arm_t**2 / (n_t - 2))
+    lift = fits[1].params[0] - fits[0].params[0]
+    assert lift == close(interacted.params[1])
+    se = math.sqrt(variance)
+    half = stats.t.ppf(1 - alpha / 2, dof) * se
+    unadjusted = np.var(y_c, ddof=1) / n_c + np.var(y_t, ddof=1) / n_t
+    return {
+        "abs_lift": lift,
+        "std_error": se,
+        "statistic": lift / se,
+        "degrees_of_freedom": dof,
+        "p_value": 2 * stats.t.sf(abs(lift / se), dof),
+        "ci_low": lift - half,
+        "ci_high": lift + half,
+        "theta": (n_c * slope_t + n_t * slope_c) / total,
+        "theta_control": slope_c,
+        "theta_treatment": slope_t,
+        "variance_reduction": 1 - variance / unadjusted,
+    }
+
+
+def assert_matches_lin(result: CupedResult, y_c, y_t, x_c, x_t, alpha=0.05):
+    """Every CUPED figure equals the arm-by-arm statsmodels oracle."""
+    for name, want in lin_oracle(y_c, y_t, x_c, x_t, alpha).items():
+        assert getattr(result, name) == close(want), name
+    assert result.error_message is None
 
 
 @pytest.mark.parametrize(("seed", "alpha"), [(15, 0.05), (16, 0.1)])
-def test_cuped_matches_statsmodels_ols(seed, alpha):
+def test_cuped_matches_statsmodels_arm_by_arm(seed, alpha):
     rng = np.random.default_rng(seed)
     x_c, x_t = rng.gamma(2.0, 3.0, size=400), rng.gamma(2.0, 3.0, size=450)
     # a fifth of the units have no pre-period data: their covariate is 0.
@@ -303,23 +338,23 @@ def test_cuped_matches_statsmodels_ols(seed, alpha):
     y_c = 2 + 0.7 * x_c + rng.normal(0, 2, size=400)
     y_t = 2.5 + 0.7 * x_t + rng.normal(0, 3, size=450)
     result = cuped_test(adjusted(y_c, x_c), adjusted(y_t, x_t), ComparisonConfig(alpha))
-    assert_matches_ols(result, y_c, y_t, x_c, x_t, alpha)
+    assert_matches_lin(result, y_c, y_t, x_c, x_t, alpha)
 
 
-def test_cuped_binary_metric_matches_statsmodels_ols():
+def test_cuped_binary_metric_matches_statsmodels_arm_by_arm():
     rng = np.random.default_rng(17)
     x_c = (rng.random(600) < 0.3).astype(float)
     x_t = (rng.random(650) < 0.3).astype(float)
     y_c = (rng.random(600) < 0.1 + 0.4 * x_c).astype(float)
     y_t = (rng.random(650) < 0.15 + 0.4 * x_t).astype(float)
     control, treatment = adjusted(y_c, x_c, True), adjusted(y_t, x_t, True)
-    assert_matches_ols(cuped_test(control, treatment), y_c, y_t, x_c, x_t)
+    assert_matches_lin(cuped_test(control, treatment), y_c, y_t, x_c, x_t)
     result = compare(control, treatment)
     assert result.method == "two_proportion_unpooled_z"
-    assert result.cuped.abs_lift == close(ols_treatment(y_c, y_t, x_c, x_t).params[1])
+    assert result.cuped.abs_lift == close(lin_oracle(y_c, y_t, x_c, x_t)["abs_lift"])
 
 
-def test_ratio_cuped_matches_statsmodels_ols_on_linearised_values():
+def test_ratio_cuped_matches_statsmodels_on_linearised_values():
     rng = np.random.default_rng(18)
 
     def arm(n, minutes):
@@ -335,8 +370,8 @@ def test_ratio_cuped_matches_statsmodels_ols_on_linearised_values():
     result = cuped_test(
         adjusted_ratio(m_c, d_c, x_c, w_c), adjusted_ratio(m_t, d_t, x_t, w_t)
     )
-    assert result.method == "ratio_cuped_ols_t"
-    assert_matches_ols(
+    assert result.method == "ratio_cuped_lin_welch_t"
+    assert_matches_lin(
         result,
         linearised(m_c, d_c),
         linearised(m_t, d_t),
@@ -355,7 +390,7 @@ def test_ratio_cuped_equals_cuped_when_every_denominator_is_one():
         adjusted_ratio(y_c, ones_c, x_c, ones_c),
         adjusted_ratio(y_t, ones_t, x_t, ones_t),
     )
-    assert_matches_ols(result, y_c, y_t, x_c, x_t)
+    assert_matches_lin(result, y_c, y_t, x_c, x_t)
 
 
 # --- compare() -----------------------------------------------------------------
@@ -373,7 +408,7 @@ def test_compare_dispatches_by_statistic_kind():
     with_covariate = compare(adjusted(a, a**2), adjusted(b, b**2))
     assert with_covariate.method == "welch_t"
     assert_matches_scipy_welch(with_covariate, a, b)
-    assert with_covariate.cuped.method == "cuped_ols_t"
+    assert with_covariate.cuped.method == "cuped_lin_welch_t"
     assert with_covariate.cuped.abs_lift is not None
     plain = compare(mean_stat(a), mean_stat(b))
     assert plain.cuped.abs_lift is None
@@ -489,10 +524,12 @@ def test_cuped_without_covariate_or_with_empty_pre_period():
 
 
 def test_cuped_small_arms_and_perfect_covariate():
-    one_unit = adjusted(np.array([1.0]), np.array([2.0]))
+    # A slope and a residual variance per arm need 3 units in each arm.
     two_units = adjusted(np.array([1.0, 2.0]), np.array([1.0, 3.0]))
-    small = cuped_test(one_unit, two_units)
-    assert small.p_value is None and "fewer than 2 units" in small.error_message
+    three_units = adjusted(np.array([1.0, 2.0, 4.0]), np.array([1.0, 3.0, 4.0]))
+    small = cuped_test(two_units, three_units)
+    assert small.p_value is None
+    assert small.error_message == "control arm has fewer than 3 units"
     x = np.array([1.0, 2.0, 3.0, 4.0])
     exact = cuped_test(adjusted(2 * x, x), adjusted(2 * x + 1, x))
     assert exact.p_value is None and "exactly" in exact.error_message

@@ -331,18 +331,31 @@ def test_experiment_results_continuous_and_cuped_figures_match_oracles(results):
     assert row.p_value == close(welch.pvalue)
     assert (row.abs_ci_low, row.abs_ci_high) == (close(low), close(high))
     assert row.degrees_of_freedom == close(welch.df)
-    design = np.column_stack(
-        [np.ones(1020), np.r_[np.zeros(500), np.ones(520)], np.r_[x_c, x_t]]
+    # CUPED (Lin): each arm's OLS of y on (1, x - xbar); the lift is the
+    # difference of intercepts, its variance their squared standard errors plus
+    # (theta_t - theta_c)**2 var_x / N, with Welch df (n - 2 per arm).
+    xbar = np.r_[x_c, x_t].mean()
+    fits = [
+        sm.OLS(y, np.column_stack([np.ones_like(x), x - xbar])).fit()
+        for y, x in ((y_c, x_c), (y_t, x_t))
+    ]
+    var_x = (np.var(x_c, ddof=1) * 499 + np.var(x_t, ddof=1) * 519) / 1018
+    arms = [fit.bse[0] ** 2 for fit in fits]
+    se = math.sqrt(
+        sum(arms) + (fits[1].params[1] - fits[0].params[1]) ** 2 * var_x / 1020
     )
-    full = sm.OLS(np.r_[y_c, y_t], design).fit()
-    reduced = sm.OLS(np.r_[y_c, y_t], design[:, :2]).fit()
-    assert row.cuped_method == "cuped_ols_t"
-    assert row.cuped_abs_lift == close(full.params[1])
-    assert row.cuped_p_value == close(full.pvalues[1])
-    assert (row.cuped_ci_low, row.cuped_ci_high) == tuple(
-        close(v) for v in full.conf_int(0.05)[1]
+    dof = sum(arms) ** 2 / (arms[0] ** 2 / 498 + arms[1] ** 2 / 518)
+    lift = fits[1].params[0] - fits[0].params[0]
+    half = stats.t.ppf(0.975, dof) * se
+    plain = np.var(y_c, ddof=1) / 500 + np.var(y_t, ddof=1) / 520
+    assert row.cuped_method == "cuped_lin_welch_t"
+    assert row.cuped_abs_lift == close(lift)
+    assert row.cuped_p_value == close(2 * stats.t.sf(abs(lift) / se, dof))
+    assert (row.cuped_ci_low, row.cuped_ci_high) == (
+        close(lift - half),
+        close(lift + half),
     )
-    assert row.variance_reduction == close(1 - (full.bse[1] / reduced.bse[1]) ** 2)
+    assert row.variance_reduction == close(1 - se**2 / plain)
     assert row.variance_reduction > 0.5  # the pre-period explains most of the spread
     # a guardrail alone in its family: the adjusted p-value is the raw one.
     assert row.p_value_adjusted == row.p_value

@@ -57,6 +57,7 @@ __all__ = [
     "evaluate",
     "experiment_decisions",
     "gather_evidence",
+    "harm_lines",
 ]
 
 DECISIONS = ("scale", "iterate", "stop", "do_not_start", "keep_running")
@@ -703,14 +704,79 @@ def _harms(
     return tuple(harms)
 
 
-def _harm_sentences(harms: tuple[Harm, ...], covered: frozenset = frozenset()) -> str:
-    """``Significantly worse: ...; Guardrails breached: ...`` (or "")."""
+def _harm_list(harms: tuple[Harm, ...], covered: frozenset = frozenset()) -> list[str]:
+    """``Significantly worse: ...``, ``Guardrails breached: ...``, ... sentences."""
     parts = []
     for kind, (one, many) in _HARM_TITLES.items():
         items = [h.text for h in harms if h.kind == kind and h.key not in covered]
         if items:
             parts.append(f"{one if len(items) == 1 else many}: {'; '.join(items)}.")
-    return " ".join(parts)
+    return parts
+
+
+def _harm_sentences(harms: tuple[Harm, ...], covered: frozenset = frozenset()) -> str:
+    """The sentences of ``_harm_list`` joined (or "")."""
+    return " ".join(_harm_list(harms, covered))
+
+
+def _harm_inputs(
+    results: list[dict[str, Any]], segments: list[dict[str, Any]]
+) -> tuple[list[GuardrailCheck], list[GuardrailCheck], list[dict[str, Any]]]:
+    """Overall guardrail checks, segment breaches (non-suppressed cells) and
+    significantly bad primary or secondary rows, all treatment variants."""
+    checks = [
+        _guardrail_check(row, "overall")
+        for row in results
+        if row.get("role") == "guardrail" and row.get("variant") is not None
+    ]
+    segment_breaches = []
+    for row in sorted(
+        segments,
+        key=lambda r: (
+            str(r.get("segment_dimension")),
+            str(r.get("segment_value")),
+            str(r.get("variant")),
+        ),
+    ):
+        if (
+            row.get("role") == "guardrail"
+            and row.get("variant") is not None
+            and not row.get("is_suppressed")
+        ):
+            where = f"{row.get('segment_dimension')} {row.get('segment_value')}"
+            check = _guardrail_check(row, where)
+            if check.status == "breached":
+                segment_breaches.append(check)
+    worse = [
+        row
+        for row in results
+        if row.get("role") != "guardrail"
+        and row.get("direction") == "bad"
+        and row.get("variant") is not None
+    ]
+    return checks, segment_breaches, worse
+
+
+def harm_lines(
+    results: list[dict[str, Any]], segments: list[dict[str, Any]] | None = None
+) -> list[str]:
+    """Every harm of one experiment, one sentence per kind (the report's
+    headline; the same text as ``harm_summary``).
+
+    Args:
+        results: The experiment's ``experiment_results`` rows (dicts).
+        segments: Its ``segment_results`` rows.
+
+    Returns:
+        ``Significantly worse: ...``, ``Guardrail(s) breached: ...`` and
+        ``Guardrail(s) inconclusive ...: ...`` sentences, those that apply.
+    """
+    clean = [{k: (None if _missing(v) else v) for k, v in r.items()} for r in results]
+    cells = [
+        {k: (None if _missing(v) else v) for k, v in r.items()} for r in segments or []
+    ]
+    checks, segment_breaches, worse = _harm_inputs(clean, cells)
+    return _harm_list(_harms(worse, checks, segment_breaches))
 
 
 def _below_planned_sample(status: Any, power: dict[str, Any]) -> bool:
@@ -759,36 +825,7 @@ def gather_evidence(
         primary = sequential
     variant = None if primary is None else primary.get("variant")
 
-    checks = [
-        _guardrail_check(row, "overall")
-        for row in results
-        if row.get("role") == "guardrail" and row.get("variant") is not None
-    ]
-    segment_breaches = []
-    for row in sorted(
-        segments,
-        key=lambda r: (
-            str(r.get("segment_dimension")),
-            str(r.get("segment_value")),
-            str(r.get("variant")),
-        ),
-    ):
-        if (
-            row.get("role") == "guardrail"
-            and row.get("variant") is not None
-            and not row.get("is_suppressed")
-        ):
-            where = f"{row.get('segment_dimension')} {row.get('segment_value')}"
-            check = _guardrail_check(row, where)
-            if check.status == "breached":
-                segment_breaches.append(check)
-    worse = [
-        row
-        for row in results
-        if row.get("role") != "guardrail"
-        and row.get("direction") == "bad"
-        and row.get("variant") is not None
-    ]
+    checks, segment_breaches, worse = _harm_inputs(results, segments)
     mine = [c for c in checks if variant is not None and c.variant == variant]
     breaches = [_breach_text(c) for c in mine if c.status == "breached"]
     mine_in_segments = [

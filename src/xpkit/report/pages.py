@@ -806,9 +806,10 @@ class ReportBuilder:
             "standard error as its p-value. Relative lifts use the delta method.",
             f"Multiple testing: {CORRECTION_NAMES.get(correction, correction)} "
             + (
-                "correction within the experiment, in separate families: "
+                "correction within the experiment, separately in each family of "
+                "metrics x variants: "
                 + ", ".join(families)
-                + " metrics (x variants). "
+                + ". "
                 if families
                 else "correction within the experiment, over primary and "
                 "secondary metrics x variants, and separately over guardrails. "

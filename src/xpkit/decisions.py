@@ -1119,8 +1119,8 @@ def _rule_primary_good(evidence: Evidence, config: DecisionConfig) -> Verdict | 
         several = len(unresolved) > 1
         rationale = (
             f"{_lift_phrase(row)}, but guardrail{'s' if several else ''} "
-            f"inconclusive: {listed}: the interval reaches past the tolerance, so "
-            f"harm beyond it is not ruled out; {_share_phrase(evidence.power)}."
+            f"inconclusive: {listed}, so harm beyond the tolerance is not ruled "
+            f"out; {_share_phrase(evidence.power)}."
         )
         if evidence.status == "running":
             return Verdict(

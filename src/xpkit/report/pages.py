@@ -807,9 +807,7 @@ class ReportBuilder:
             f"Multiple testing: {CORRECTION_NAMES.get(correction, correction)} "
             + (
                 "correction within the experiment, separately in each family of "
-                "metrics x variants: "
-                + ", ".join(families)
-                + ". "
+                "metrics x variants: " + ", ".join(families) + ". "
                 if families
                 else "correction within the experiment, over primary and "
                 "secondary metrics x variants, and separately over guardrails. "

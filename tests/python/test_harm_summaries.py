@@ -383,7 +383,8 @@ def test_forest_plot_never_colours_a_bar_against_its_interval():
 
 
 # ---------------------------------------------------------------------------
-# The demo warehouse (needs VERDICTS' guardrail_status and *_adjusted columns)
+# The demo warehouse (reads experiment_results.guardrail_status and the
+# *_adjusted intervals of issue 12's results columns)
 # ---------------------------------------------------------------------------
 
 
@@ -408,16 +409,18 @@ def test_demo_summaries_name_every_harm(demo_marts):
     for r in results.to_dict("records"):
         guard = r["role"] == "guardrail"
         if guard and r["guardrail_status"] in ("breached", "inconclusive"):
-            needle = f"{r['metric_id']} (overall, {r['variant']})"
+            needles = [f"{r['metric_id']} (overall, {r['variant']}): "]
         elif not guard and r["direction"] == "bad":
-            needle = f" with {r['variant']} (adjusted "
+            name = str(r["metric_name"] or r["metric_id"])
+            needles = [name[:1].upper() + name[1:], f" with {r['variant']} (adjusted "]
         else:
             continue
         for text in (
             decisions.loc[r["experiment_id"], "rationale"],
             portfolio.loc[r["experiment_id"], "analysis_summary"],
         ):
-            assert needle in text, (r["experiment_id"], r["metric_id"])
+            for needle in needles:
+                assert needle in text, (r["experiment_id"], r["metric_id"], needle)
         named += 1
     breached = segments[
         (segments.role == "guardrail")
@@ -431,4 +434,7 @@ def test_demo_summaries_name_every_harm(demo_marts):
         named += 1
     # The demo plants one: CSAT breached in E002's technical segment.
     assert named >= 1
-    assert (decisions.loc[decisions.decision == "scale", "harm_summary"].isna()).all()
+    scaled = decisions[decisions.decision == "scale"]
+    assert scaled.guardrails_breached.isna().all()
+    assert scaled.guardrails_inconclusive.isna().all()
+    assert scaled.bad_secondaries.isna().all()

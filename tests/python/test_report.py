@@ -539,7 +539,20 @@ def test_report_figures_are_the_marts_figures(demo_report):
         assert fmt.interval(row["rel_ci_low"], row["rel_ci_high"]) in text
         assert fmt.p_value(row["p_value_adjusted"]) in text
     e001 = section_texts(parse_page(pages["E001"]))
-    assert "+44.2%" in e001["summary"] and "adj. p 0.004" in e001["summary"]
+    reply = next(
+        r
+        for r in results
+        if (r["experiment_id"], r["metric_id"]) == ("E001", "reply_rate")
+    )
+    assert "+44.2%" in e001["summary"]
+    # Beside the adjusted p, the adjusted interval (when the mart has it).
+    adjusted = "rel_ci_low_adjusted" in reply
+    low = reply["rel_ci_low_adjusted" if adjusted else "rel_ci_low"]
+    high = reply["rel_ci_high_adjusted" if adjusted else "rel_ci_high"]
+    assert (
+        f"adj. p {fmt.p_value(reply['p_value_adjusted'])}, "
+        f"{'adj.' if adjusted else 'unadjusted'} CI {fmt.interval(low, high)}"
+    ) in e001["summary"]
     assert "No sample ratio mismatch" in e001["balance"]
     e002 = section_texts(parse_page(pages["E002"]))
     assert "-32.1%" in e002["results"] and "variance −78.7%" in e002["results"]

@@ -96,17 +96,21 @@ final as (
         experiment_results.rel_lift as primary_rel_lift,
         experiment_results.p_value as primary_p_value,
         experiment_results.p_value_adjusted as primary_p_value_adjusted,
+        experiment_decisions.primary_rel_ci_low_adjusted,
+        experiment_decisions.primary_rel_ci_high_adjusted,
         experiment_decisions.share_of_target,
         experiment_decisions.decision,
         experiment_decisions.rule,
         -- Rationales of the data-quality and sample-size rules do not quote the
-        -- primary result: the result's summary sentence goes first there.
+        -- primary result: the result's summary sentence goes first there. Every
+        -- rationale names every harm (experiment_decisions.harm_summary).
         case
             when experiment_decisions.rule in ('data_quality_failed', 'below_planned_sample')
                 and experiment_results.p_value is not null
                 then {{ dbt.concat(['experiment_results.summary', "' '", 'experiment_decisions.rationale']) }}
             else experiment_decisions.rationale
         end as analysis_summary,
+        experiment_decisions.harm_summary,
         experiment_decisions.recommended_action,
         experiments.hypothesis,
         experiment_decisions.decided_at

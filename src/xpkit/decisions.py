@@ -13,12 +13,20 @@ metric by metric_id when several are registered):
 
 - the *best variant*: the significantly good variant with the largest lift in
   the desired direction, else the variant with the smallest adjusted p-value;
-- a *guardrail breach*: a guardrail of the best variant whose result, overall
-  or in any non-suppressed segment, is significantly bad (``direction = bad``)
-  and whose relative change in the bad direction exceeds its
-  ``guardrail_tolerance`` (0 when empty);
+- *guardrail checks*: each guardrail's ``guardrail_status`` (passed, breached
+  or inconclusive: the non-inferiority test of ``experiment_results``) with
+  its one-sided bound ``guardrail_bound`` and ``guardrail_tolerance``. A
+  guardrail without a status is never passed (``_guardrail_check``). The best
+  variant is scaled only when every guardrail passed; a breach, overall or
+  in any non-suppressed segment of ``segment_results``, makes it iterate; an
+  inconclusive overall guardrail makes it keep running (iterate once the
+  experiment has ended);
 - a *bad secondary*: a secondary metric (or another primary metric) of the
   best variant that is significantly bad overall;
+- *harms*: every significantly bad primary or secondary metric and every
+  breached or inconclusive guardrail of any treatment variant (segment
+  breaches included). Every rationale that reads results names them all, and
+  ``harm_summary`` lists them for the portfolio and the report;
 - *segment winners*: per segment, the significantly good variant with the
   largest lift on the decisive primary metric;
 - a *sequential call*: for an experiment in sequential mode (dbt var
@@ -49,6 +57,7 @@ __all__ = [
     "evaluate",
     "experiment_decisions",
     "gather_evidence",
+    "harm_lines",
 ]
 
 DECISIONS = ("scale", "iterate", "stop", "do_not_start", "keep_running")
@@ -86,8 +95,13 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "primary_good_with_harm": (
         "iterate",
-        "primary significantly good but a guardrail breached or a secondary "
-        "significantly bad",
+        "primary significantly good but a guardrail breached (overall or in a "
+        "segment) or a secondary significantly bad",
+    ),
+    "primary_good_guardrail_inconclusive": (
+        "keep_running (running) or iterate (completed, stopped)",
+        "primary significantly good, nothing breached, but a guardrail "
+        "inconclusive: its interval reaches past its tolerance",
     ),
     "inconclusive": (
         "iterate or stop (var inconclusive_decision)",
@@ -125,7 +139,14 @@ DECISION_COLUMNS: dict[str, str] = {
     "projected_days_to_target": "Float64",
     "is_sequential": "boolean",
     "is_early_call": "boolean",
+    "primary_rel_ci_low_adjusted": "Float64",
+    "primary_rel_ci_high_adjusted": "Float64",
+    "guardrail_statuses": "string",
+    "guardrails_inconclusive": "string",
+    "harm_summary": "string",
 }
+
+GUARDRAIL_STATUSES = ("passed", "breached", "inconclusive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +220,74 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class GuardrailCheck:
+    """One guardrail result read as a non-inferiority test.
+
+    Attributes:
+        metric_id: The guardrail metric.
+        variant: The treatment variant.
+        where: ``overall`` or ``segment <dimension> <value>``.
+        status: ``passed``, ``breached`` or ``inconclusive``.
+        rel_lift: The relative change (None when undefined).
+        bound: The one-sided bound of the relative change in the metric's
+            bad direction (the lower bound when the metric should rise);
+            None when unknown.
+        tolerance: ``guardrail_tolerance`` (relative, >= 0; 0 when empty).
+        decrease: True when the metric should fall (a rise is the harm).
+    """
+
+    metric_id: str
+    variant: str
+    where: str
+    status: str
+    rel_lift: float | None
+    bound: float | None
+    tolerance: float
+    decrease: bool = False
+
+    def figures(self) -> str:
+        """``-3.1% (lower bound -9.0% vs tolerance -2.0%)``."""
+        lift = (
+            _pct(self.rel_lift)
+            if self.rel_lift is not None
+            else "relative change undefined"
+        )
+        side = "upper" if self.decrease else "lower"
+        bound = (
+            f"{side} bound {_pct(self.bound)}" if self.bound is not None else "no bound"
+        )
+        if self.tolerance == 0:
+            limit = "0%"
+        else:
+            limit = _pct(self.tolerance if self.decrease else -self.tolerance)
+        return f"{lift} ({bound} vs tolerance {limit})"
+
+    def describe(self, with_variant: bool = False) -> str:
+        """``csat (segment technical): -8.7% (lower bound ... vs tolerance ...)``."""
+        where = f"{self.where}, {self.variant}" if with_variant else self.where
+        return f"{self.metric_id} ({where}): {self.figures()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Harm:
+    """A harm or an unresolved guardrail, for the summaries.
+
+    Attributes:
+        kind: ``worse`` (a primary or secondary metric significantly bad),
+            ``breached`` or ``inconclusive`` (a guardrail).
+        key: Identifies the item (kind, variant, metric, where) so that a
+            rationale does not name it twice.
+        text: The description with its figures.
+        name: A short name for the recommended action (e.g. ``aov``).
+    """
+
+    kind: str
+    key: tuple[str, ...]
+    text: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Everything the rules read about one experiment.
 
@@ -217,8 +306,15 @@ class Evidence:
         primary: The decisive primary metric's ``experiment_results`` row of
             the best variant (None without a result).
         power: The decisive primary metric's ``experiment_power`` row.
-        guardrails_breached: Breach descriptions (metric, where, change).
+        guardrails_breached: Breach descriptions (metric, where, change) of
+            the best variant, overall and in segments.
         breach_segments: Segments with a breach (``<dimension> <value>``).
+        guardrail_checks: The best variant's overall guardrail checks.
+        segment_breach_checks: The best variant's guardrails breached in a
+            segment.
+        guardrails_inconclusive: The best variant's overall guardrails that
+            are inconclusive, with bound and tolerance.
+        harms: Every harm of every treatment variant (see ``Harm``).
         bad_secondaries: Descriptions of significantly bad secondaries.
         segment_winners: ``value: variant (+lift)`` per segment with a winner.
         segment_winner_pairs: ``(segment label, winning variant)`` per segment.
@@ -246,6 +342,10 @@ class Evidence:
     power: dict[str, Any] = field(default_factory=dict)
     guardrails_breached: tuple[str, ...] = ()
     breach_segments: tuple[str, ...] = ()
+    guardrail_checks: tuple[GuardrailCheck, ...] = ()
+    segment_breach_checks: tuple[GuardrailCheck, ...] = ()
+    guardrails_inconclusive: tuple[str, ...] = ()
+    harms: tuple[Harm, ...] = ()
     bad_secondaries: tuple[str, ...] = ()
     segment_winners: tuple[str, ...] = ()
     segment_winner_pairs: tuple[tuple[str, str], ...] = ()
@@ -279,8 +379,35 @@ def _in_sentence(name: str) -> str:
     return name
 
 
+def _adjusted_interval(
+    row: dict[str, Any],
+) -> tuple[float | None, float | None, str]:
+    """The relative interval that goes with the row's adjusted verdict.
+
+    The multiplicity-adjusted interval (``rel_ci_*_adjusted``, which excludes
+    0 exactly when the adjusted p-value is below alpha); for a sequential
+    call, the confidence sequence. Results without the adjusted columns (an
+    older warehouse) give the unadjusted interval, labelled as such.
+    """
+    if row.get("interval_kind") == "always-valid":
+        return row.get("rel_ci_low"), row.get("rel_ci_high"), "always-valid"
+    if "rel_ci_low_adjusted" in row or "rel_ci_high_adjusted" in row:
+        low, high = row.get("rel_ci_low_adjusted"), row.get("rel_ci_high_adjusted")
+        return _number(low), _number(high), "adjusted"
+    return _number(row.get("rel_ci_low")), _number(row.get("rel_ci_high")), "unadjusted"
+
+
+def _interval_text(row: dict[str, Any]) -> str:
+    """``adjusted 95% CI +10.0% to +30.0%``, or "" without an interval."""
+    low, high, kind = _adjusted_interval(row)
+    if low is None or high is None:
+        return ""
+    alpha = row.get("alpha") or DEFAULT_ALPHA
+    return f"{kind} {round((1 - alpha) * 100, 6):g}% CI {_pct(low)} to {_pct(high)}"
+
+
 def _lift_phrase(row: dict[str, Any]) -> str:
-    """``<Metric> rose 44.2% with <variant> (95% CI ..., adjusted p = ...)``."""
+    """``<Metric> rose 44.2% with <variant> (adjusted 95% CI ...; adjusted p)``."""
     name = str(row.get("metric_name") or row.get("metric_id"))
     name = name[:1].upper() + name[1:]
     rel = row.get("rel_lift")
@@ -288,13 +415,10 @@ def _lift_phrase(row: dict[str, Any]) -> str:
     verb = "changed"
     if lift is not None:
         verb = "rose" if lift > 0 else "fell" if lift < 0 else "did not change"
-    alpha = row.get("alpha") or DEFAULT_ALPHA
     figures = []
-    low, high = row.get("rel_ci_low"), row.get("rel_ci_high")
-    if low is not None and high is not None:
-        figures.append(
-            f"{round((1 - alpha) * 100, 6):g}% CI {_pct(low)} to {_pct(high)}"
-        )
+    interval = _interval_text(row)
+    if interval:
+        figures.append(interval)
     p = row.get("p_value_adjusted")
     if p is not None:
         figures.append(f"adjusted {_format_p(p)}")
@@ -340,31 +464,83 @@ def _best_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def _bad_change(row: dict[str, Any]) -> float | None:
-    """Relative change in the metric's bad direction (positive = worse)."""
-    rel = row.get("rel_lift")
-    if rel is None:
-        return None
-    return rel if row.get("desired_direction") == "decrease" else -rel
+def _guardrail_check(row: dict[str, Any], where: str) -> GuardrailCheck:
+    """Read one guardrail row as a non-inferiority test.
 
+    The status is ``guardrail_status`` (experiment_results / segment_results;
+    methodology, "Guardrails"). Without that column (results built before it
+    existed) it is derived from the two-sided interval, which is stricter than
+    the one-sided (1 - alpha) bound: passed when the whole interval lies within
+    the tolerance; breached when the whole interval lies beyond it, or when the
+    result is significantly bad and its change exceeds the tolerance (the
+    earlier rule); inconclusive otherwise. A row whose status is missing is
+    never passed: breached by the earlier rule, else inconclusive.
+    """
+    tolerance = max(_number(row.get("guardrail_tolerance")) or 0.0, 0.0)
+    decrease = row.get("desired_direction") == "decrease"
+    rel = _number(row.get("rel_lift"))
+    low, high = _number(row.get("rel_ci_low")), _number(row.get("rel_ci_high"))
+    bad_end, good_end = (high, low) if decrease else (low, high)
 
-def _breach(row: dict[str, Any], where: str) -> str | None:
-    """A description of a guardrail breach, or None when within tolerance."""
-    if row.get("direction") != "bad":
-        return None
-    tolerance = row.get("guardrail_tolerance") or 0.0
-    change = _bad_change(row)
-    if change is None:
-        return (
-            f"{row['metric_id']} ({where}): significantly worse, relative change "
-            f"undefined (tolerance {_pct(tolerance, signed=False)})"
-        )
-    if change <= tolerance:
-        return None
-    return (
-        f"{row['metric_id']} ({where}): {_pct(row.get('rel_lift'))} "
-        f"(tolerance {_pct(tolerance, signed=False)})"
+    def harm(value: float) -> float:
+        """The relative change in the bad direction (positive = worse)."""
+        return value if decrease else -value
+
+    earlier_breach = row.get("direction") == "bad" and (
+        rel is None or harm(rel) > tolerance
     )
+    if "guardrail_status" in row:
+        status = row.get("guardrail_status")
+        bound = (
+            _number(row.get("guardrail_bound")) if "guardrail_bound" in row else None
+        )
+        if status not in GUARDRAIL_STATUSES:
+            status = "breached" if earlier_breach else "inconclusive"
+    else:
+        bound = bad_end
+        if bad_end is not None and good_end is not None and harm(bad_end) < tolerance:
+            status = "passed"
+        elif earlier_breach or (good_end is not None and harm(good_end) > tolerance):
+            status = "breached"
+        else:
+            status = "inconclusive"
+    return GuardrailCheck(
+        metric_id=str(row.get("metric_id")),
+        variant=str(row.get("variant")),
+        where=where,
+        status=str(status),
+        rel_lift=rel,
+        bound=bound,
+        tolerance=tolerance,
+        decrease=decrease,
+    )
+
+
+def _breach_text(check: GuardrailCheck) -> str:
+    """A ``guardrails_breached`` entry: ``csat (overall): -20.0% (tolerance 2.0%)``."""
+    tolerance = f"tolerance {_pct(check.tolerance, signed=False)}"
+    if check.rel_lift is None:
+        return (
+            f"{check.metric_id} ({check.where}): significantly worse, relative "
+            f"change undefined ({tolerance})"
+        )
+    return f"{check.metric_id} ({check.where}): {_pct(check.rel_lift)} ({tolerance})"
+
+
+def _worse_text(row: dict[str, Any]) -> str:
+    """A significantly bad metric: ``meetings: -20.0% (adjusted 95% CI ...; p)``."""
+    figures = [
+        text
+        for text in (
+            _interval_text(row),
+            f"adjusted {_format_p(row['p_value_adjusted'])}"
+            if row.get("p_value_adjusted") is not None
+            else "",
+        )
+        if text
+    ]
+    detail = f" ({'; '.join(figures)})" if figures else ""
+    return f"{row['metric_id']}: {_pct(row.get('rel_lift'))}{detail}"
 
 
 def _segment_label(row: dict[str, Any], dimensions: int) -> str:
@@ -448,6 +624,7 @@ def _sequential_call(
             **base,
             "rel_ci_low": row.get("always_valid_rel_ci_low"),
             "rel_ci_high": row.get("always_valid_rel_ci_high"),
+            "interval_kind": "always-valid",
             "p_value_adjusted": min(1.0, k * row["always_valid_p_value"]),
             "always_valid_p_value": row["always_valid_p_value"],
             "threshold": threshold,
@@ -465,6 +642,141 @@ def _sequential_call(
     bad = [c for c in calls if c["direction"] == "bad"]
     pool = bad or calls
     return min(pool, key=lambda c: (c["always_valid_p_value"], str(c["variant"])))
+
+
+_ROLE_ORDER = {"primary": 0, "secondary": 1, "guardrail": 2}
+_HARM_TITLES = {
+    "worse": ("Significantly worse", "Significantly worse"),
+    "breached": ("Guardrail breached", "Guardrails breached"),
+    "inconclusive": (
+        "Guardrail inconclusive (harm beyond its tolerance not ruled out)",
+        "Guardrails inconclusive (harm beyond their tolerance not ruled out)",
+    ),
+}
+
+
+def _harms(
+    worse: list[dict[str, Any]],
+    checks: list[GuardrailCheck],
+    segment_breaches: list[GuardrailCheck],
+) -> tuple[Harm, ...]:
+    """Every harm: significantly bad metrics, then breached guardrails
+    (overall and in segments), then inconclusive ones, all variants."""
+    harms = []
+    for row in sorted(
+        worse,
+        key=lambda r: (
+            _ROLE_ORDER.get(r.get("role"), 3),
+            str(r.get("metric_id")),
+            str(r.get("variant")),
+        ),
+    ):
+        metric, variant = str(row.get("metric_id")), str(row.get("variant"))
+        harms.append(
+            Harm(
+                "worse",
+                ("worse", variant, metric, "overall"),
+                _lift_phrase(row),
+                metric,
+            )
+        )
+    guardrails = sorted(
+        [c for c in checks if c.status in ("breached", "inconclusive")]
+        + segment_breaches,
+        key=lambda c: (
+            c.status != "breached",
+            c.metric_id,
+            c.where != "overall",
+            c.where,
+            c.variant,
+        ),
+    )
+    for check in guardrails:
+        where = "" if check.where == "overall" else f" in {check.where}"
+        harms.append(
+            Harm(
+                check.status,
+                (check.status, check.variant, check.metric_id, check.where),
+                check.describe(with_variant=True),
+                f"the {check.metric_id} breach{where}",
+            )
+        )
+    return tuple(harms)
+
+
+def _harm_list(harms: tuple[Harm, ...], covered: frozenset = frozenset()) -> list[str]:
+    """``Significantly worse: ...``, ``Guardrails breached: ...``, ... sentences."""
+    parts = []
+    for kind, (one, many) in _HARM_TITLES.items():
+        items = [h.text for h in harms if h.kind == kind and h.key not in covered]
+        if items:
+            parts.append(f"{one if len(items) == 1 else many}: {'; '.join(items)}.")
+    return parts
+
+
+def _harm_sentences(harms: tuple[Harm, ...], covered: frozenset = frozenset()) -> str:
+    """The sentences of ``_harm_list`` joined (or "")."""
+    return " ".join(_harm_list(harms, covered))
+
+
+def _harm_inputs(
+    results: list[dict[str, Any]], segments: list[dict[str, Any]]
+) -> tuple[list[GuardrailCheck], list[GuardrailCheck], list[dict[str, Any]]]:
+    """Overall guardrail checks, segment breaches (non-suppressed cells) and
+    significantly bad primary or secondary rows, all treatment variants."""
+    checks = [
+        _guardrail_check(row, "overall")
+        for row in results
+        if row.get("role") == "guardrail" and row.get("variant") is not None
+    ]
+    segment_breaches = []
+    for row in sorted(
+        segments,
+        key=lambda r: (
+            str(r.get("segment_dimension")),
+            str(r.get("segment_value")),
+            str(r.get("variant")),
+        ),
+    ):
+        if (
+            row.get("role") == "guardrail"
+            and row.get("variant") is not None
+            and not row.get("is_suppressed")
+        ):
+            where = f"{row.get('segment_dimension')} {row.get('segment_value')}"
+            check = _guardrail_check(row, where)
+            if check.status == "breached":
+                segment_breaches.append(check)
+    worse = [
+        row
+        for row in results
+        if row.get("role") != "guardrail"
+        and row.get("direction") == "bad"
+        and row.get("variant") is not None
+    ]
+    return checks, segment_breaches, worse
+
+
+def harm_lines(
+    results: list[dict[str, Any]], segments: list[dict[str, Any]] | None = None
+) -> list[str]:
+    """Every harm of one experiment, one sentence per kind (the report's
+    headline; the same text as ``harm_summary``).
+
+    Args:
+        results: The experiment's ``experiment_results`` rows (dicts).
+        segments: Its ``segment_results`` rows.
+
+    Returns:
+        ``Significantly worse: ...``, ``Guardrail(s) breached: ...`` and
+        ``Guardrail(s) inconclusive ...: ...`` sentences, those that apply.
+    """
+    clean = [{k: (None if _missing(v) else v) for k, v in r.items()} for r in results]
+    cells = [
+        {k: (None if _missing(v) else v) for k, v in r.items()} for r in segments or []
+    ]
+    checks, segment_breaches, worse = _harm_inputs(clean, cells)
+    return _harm_list(_harms(worse, checks, segment_breaches))
 
 
 def _below_planned_sample(status: Any, power: dict[str, Any]) -> bool:
@@ -513,36 +825,20 @@ def gather_evidence(
         primary = sequential
     variant = None if primary is None else primary.get("variant")
 
-    breaches: list[str] = []
-    breach_segments: list[str] = []
-    bad_secondaries: list[str] = []
-    for row in results:
-        if row.get("variant") != variant or variant is None:
-            continue
-        if row.get("role") == "guardrail":
-            text = _breach(row, "overall")
-            if text:
-                breaches.append(text)
-        elif row.get("metric_id") != metric_id and row.get("direction") == "bad":
-            bad_secondaries.append(
-                f"{row['metric_id']}: {_pct(row.get('rel_lift'))} "
-                f"(adjusted {_format_p(row['p_value_adjusted'])})"
-            )
-    for row in sorted(
-        segments,
-        key=lambda r: (str(r.get("segment_dimension")), str(r.get("segment_value"))),
-    ):
-        if (
-            row.get("variant") == variant
-            and variant is not None
-            and row.get("role") == "guardrail"
-            and not row.get("is_suppressed")
-        ):
-            where = f"{row.get('segment_dimension')} {row.get('segment_value')}"
-            text = _breach(row, where)
-            if text:
-                breaches.append(text)
-                breach_segments.append(where)
+    checks, segment_breaches, worse = _harm_inputs(results, segments)
+    mine = [c for c in checks if variant is not None and c.variant == variant]
+    breaches = [_breach_text(c) for c in mine if c.status == "breached"]
+    mine_in_segments = [
+        c for c in segment_breaches if variant is not None and c.variant == variant
+    ]
+    breaches += [_breach_text(c) for c in mine_in_segments]
+    breach_segments = [c.where for c in mine_in_segments]
+    bad_secondaries = [
+        _worse_text(row)
+        for row in worse
+        if row.get("variant") == variant and row.get("metric_id") != metric_id
+    ]
+    harms = _harms(worse, checks, segment_breaches)
     names = [r.get("metric_name") for r in results if r.get("metric_id") == metric_id]
     winners, winner_pairs = _segment_winners(
         [r for r in segments if r.get("metric_id") == metric_id and metric_id]
@@ -562,6 +858,12 @@ def gather_evidence(
         power=power or {},
         guardrails_breached=tuple(breaches),
         breach_segments=tuple(dict.fromkeys(breach_segments)),
+        guardrail_checks=tuple(mine),
+        segment_breach_checks=tuple(mine_in_segments),
+        guardrails_inconclusive=tuple(
+            c.describe() for c in mine if c.status == "inconclusive"
+        ),
+        harms=harms,
         bad_secondaries=tuple(bad_secondaries),
         segment_winners=winners,
         segment_winner_pairs=winner_pairs,
@@ -767,8 +1069,18 @@ def _winners_sentence(evidence: Evidence) -> str:
     )
 
 
+def _guardrail_phrase(checks: tuple[GuardrailCheck, ...]) -> str:
+    """``every guardrail passed (csat: -1.0% (lower bound ...))`` or none."""
+    if not checks:
+        return "no guardrail registered"
+    listed = "; ".join(c.describe() for c in checks)
+    return f"every guardrail passed ({listed})"
+
+
 def _rule_primary_good(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
-    """Primary good: scale when clean, iterate when a guardrail or secondary hurts."""
+    """Primary good: scale only when every guardrail passed and no secondary is
+    significantly worse; iterate on a breach or a bad secondary; keep running
+    (iterate once ended) while a guardrail is inconclusive."""
     row = evidence.primary
     if row is None or row.get("direction") != "good":
         return None
@@ -776,10 +1088,13 @@ def _rule_primary_good(evidence: Evidence, config: DecisionConfig) -> Verdict | 
     variant = row.get("variant")
     if evidence.guardrails_breached or evidence.bad_secondaries:
         harms = []
-        if evidence.guardrails_breached:
-            harms.append(
-                f"guardrail breached: {'; '.join(evidence.guardrails_breached)}"
-            )
+        breached = [
+            c.describe()
+            for c in (*evidence.guardrail_checks, *evidence.segment_breach_checks)
+            if c.status == "breached"
+        ]
+        if breached:
+            harms.append(f"guardrail breached: {'; '.join(breached)}")
         if evidence.bad_secondaries:
             harms.append(
                 "secondary metric significantly worse: "
@@ -797,12 +1112,37 @@ def _rule_primary_good(evidence: Evidence, config: DecisionConfig) -> Verdict | 
             f"{_lift_phrase(row)}, but {' and '.join(harms)}.",
             f"Iterate: keep the gain on {name} and {fix} before rollout.",
         )
+    unresolved = [c for c in evidence.guardrail_checks if c.status != "passed"]
+    if unresolved:
+        names = ", ".join(c.metric_id for c in unresolved)
+        listed = "; ".join(c.describe() for c in unresolved)
+        several = len(unresolved) > 1
+        rationale = (
+            f"{_lift_phrase(row)}, but guardrail{'s' if several else ''} "
+            f"inconclusive: {listed}, so harm beyond the tolerance is not ruled "
+            f"out; {_share_phrase(evidence.power)}."
+        )
+        if evidence.status == "running":
+            return Verdict(
+                "keep_running",
+                "primary_good_guardrail_inconclusive",
+                rationale,
+                f"Keep running: do not roll out {variant} until {names} "
+                f"{'are' if several else 'is'} shown within tolerance.",
+            )
+        return Verdict(
+            "iterate",
+            "primary_good_guardrail_inconclusive",
+            rationale,
+            f"Iterate: re-test {variant} with enough units to show {names} within "
+            "tolerance before rollout.",
+        )
     differs = any(v != variant for _, v in evidence.segment_winner_pairs)
     return Verdict(
         "scale",
         "primary_good",
-        f"{_lift_phrase(row)}, with no guardrail breached and no secondary "
-        f"significantly worse; {_share_phrase(evidence.power)}."
+        f"{_lift_phrase(row)}, with {_guardrail_phrase(evidence.guardrail_checks)} "
+        f"and no secondary significantly worse; {_share_phrase(evidence.power)}."
         f"{_winners_sentence(evidence) if differs else ''}",
         f"Roll out {variant} to all traffic.",
     )
@@ -815,12 +1155,8 @@ def _rule_inconclusive(evidence: Evidence, config: DecisionConfig) -> Verdict:
     if row is None:
         figures = f"No result for {name}"
     else:
-        low, high = row.get("rel_ci_low"), row.get("rel_ci_high")
-        interval = (
-            f"CI {_pct(low)} to {_pct(high)}; "
-            if low is not None and high is not None
-            else ""
-        )
+        interval = _interval_text(row)
+        interval = f"{interval}; " if interval else ""
         figures = (
             f"No significant effect on {name}: best variant {row.get('variant')} "
             f"{_pct(row.get('rel_lift'))} ({interval}"
@@ -833,15 +1169,30 @@ def _rule_inconclusive(evidence: Evidence, config: DecisionConfig) -> Verdict:
     targeted = " and ".join(
         f"{variant} for {label}" for label, variant in evidence.segment_winner_pairs
     )
+    # The harm to fix first (worse metrics, breached guardrails).
+    fix = ", ".join(
+        dict.fromkeys(h.name for h in evidence.harms if h.kind != "inconclusive")
+    )
     if config.inconclusive_decision == "stop":
         action = f"Stop: keep {control}; {name} did not move."
         if targeted:
             action = (
                 f"Stop: keep {control}; consider a segment-targeted follow-up of "
-                f"{targeted}."
+                f"{targeted}"
+                + (f" only once the harm to {fix} is fixed." if fix else ".")
             )
+    elif targeted and fix:
+        action = (
+            f"Iterate: fix the harm to {fix}, then follow up with a "
+            f"segment-targeted test of {targeted}."
+        )
     elif targeted:
         action = f"Iterate: follow up with a segment-targeted test of {targeted}."
+    elif fix:
+        action = (
+            f"Iterate: rework the treatment to remove the harm to {fix} and "
+            f"re-test; {name} did not move."
+        )
     else:
         action = (
             f"Iterate: rework the treatment (or the MDE) and re-test; {name} "
@@ -867,15 +1218,58 @@ def evaluate(evidence: Evidence, config: DecisionConfig | None = None) -> Verdic
     for rule in _ORDERED_RULES:
         verdict = rule(evidence, config)
         if verdict is not None:
-            return _with_early_call_note(verdict, evidence, config)
-    return _rule_inconclusive(evidence, config)
+            break
+    else:
+        verdict = _rule_inconclusive(evidence, config)
+    return _with_early_call_note(_with_harms(verdict, evidence), evidence, config)
+
+
+def _covered(verdict: Verdict, evidence: Evidence) -> frozenset:
+    """Keys of the harms the rule's own sentence already names."""
+    row = evidence.primary or {}
+    variant, metric = str(row.get("variant")), str(evidence.primary_metric_id)
+    if verdict.rule == "primary_bad":
+        return frozenset({("worse", variant, metric, "overall")})
+    if verdict.rule in (
+        "primary_good_with_harm",
+        "primary_good_guardrail_inconclusive",
+    ):
+        checks = (*evidence.guardrail_checks, *evidence.segment_breach_checks)
+        keys = {(c.status, c.variant, c.metric_id, c.where) for c in checks}
+        if verdict.rule == "primary_good_with_harm":
+            keys = {k for k in keys if k[0] == "breached"}
+            keys |= {
+                h.key
+                for h in evidence.harms
+                if h.kind == "worse" and h.key[1] == variant and h.key[2] != metric
+            }
+        return frozenset(keys)
+    return frozenset()
+
+
+def _with_harms(verdict: Verdict, evidence: Evidence) -> Verdict:
+    """Name every harm the rule's sentence did not: no summary hides one."""
+    extra = _harm_sentences(evidence.harms, _covered(verdict, evidence))
+    if not extra:
+        return verdict
+    return Verdict(
+        verdict.decision,
+        verdict.rule,
+        f"{verdict.rationale} {extra}",
+        verdict.recommended_action,
+    )
 
 
 def _with_early_call_note(
     verdict: Verdict, evidence: Evidence, config: DecisionConfig
 ) -> Verdict:
     """Say so in the rationale when a primary rule decided early."""
-    early_rules = ("primary_bad", "primary_good", "primary_good_with_harm")
+    early_rules = (
+        "primary_bad",
+        "primary_good",
+        "primary_good_with_harm",
+        "primary_good_guardrail_inconclusive",
+    )
     call = evidence.sequential
     if (
         verdict.rule not in early_rules
@@ -978,6 +1372,9 @@ def experiment_decisions(
         )
         verdict = evaluate(evidence, config)
         primary = evidence.primary or {}
+        low, high, kind = _adjusted_interval(primary)
+        if kind == "unadjusted":
+            low = high = None
         rows.append(
             {
                 "experiment_id": experiment_id,
@@ -1010,6 +1407,16 @@ def experiment_decisions(
                 ),
                 "is_sequential": evidence.is_sequential,
                 "is_early_call": evidence.is_early_call,
+                "primary_rel_ci_low_adjusted": low,
+                "primary_rel_ci_high_adjusted": high,
+                "guardrail_statuses": "; ".join(
+                    f"{c.metric_id}: {c.status}, {c.figures()}"
+                    for c in evidence.guardrail_checks
+                )
+                or None,
+                "guardrails_inconclusive": "; ".join(evidence.guardrails_inconclusive)
+                or None,
+                "harm_summary": _harm_sentences(evidence.harms) or None,
             }
         )
     rows.sort(key=lambda r: str(r["experiment_id"]))

@@ -41,7 +41,8 @@ def result(
     tolerance=None,
     **extra,
 ):
-    """One experiment_results row; CI = rel_lift +/- 0.1, abs_lift = rel_lift."""
+    """One experiment_results row; CI = rel_lift +/- 0.1, the multiplicity-
+    adjusted CI (rel_ci_*_adjusted) = rel_lift +/- 0.15, abs_lift = rel_lift."""
     return {
         "experiment_id": "X1",
         "metric_id": metric_id,
@@ -52,6 +53,8 @@ def result(
         "rel_lift": rel_lift,
         "rel_ci_low": None if rel_lift is None else rel_lift - 0.1,
         "rel_ci_high": None if rel_lift is None else rel_lift + 0.1,
+        "rel_ci_low_adjusted": None if rel_lift is None else rel_lift - 0.15,
+        "rel_ci_high_adjusted": None if rel_lift is None else rel_lift + 0.15,
         "abs_lift": rel_lift,
         "p_value_adjusted": p_adjusted,
         "direction": direction,
@@ -268,23 +271,36 @@ def test_rule_primary_significantly_bad_stops():
     row = decide(results=[result(**BAD)])
     assert (row.decision, row.rule) == ("stop", "primary_bad")
     assert "Conv fell 20.0% with treatment" in row.rationale
-    assert "95% CI -30.0% to -10.0%; adjusted p = 0.001" in row.rationale
+    # The interval beside the adjusted p is the adjusted one.
+    assert "adjusted 95% CI -35.0% to -5.0%; adjusted p = 0.001" in row.rationale
     assert row.recommended_action == "Stop: roll back treatment and keep control."
     assert row.primary_direction == "bad"
+
+
+PASSED = {"guardrail_status": "passed", "guardrail_bound": -0.015}
 
 
 def test_rule_primary_good_without_harm_scales():
     row = decide(
         results=[
             result(**GOOD),
-            result("csat", role="guardrail", tolerance=0.02, rel_lift=-0.01),
+            result("csat", role="guardrail", tolerance=0.02, rel_lift=-0.01, **PASSED),
             result("meetings", role="secondary", rel_lift=0.05),
         ]
     )
     assert (row.decision, row.rule) == ("scale", "primary_good")
     assert row.rationale.startswith(
-        "Conv rose 20.0% with treatment (95% CI +10.0% to +30.0%; adjusted p = 0.001)"
+        "Conv rose 20.0% with treatment (adjusted 95% CI +5.0% to +35.0%; "
+        "adjusted p = 0.001), with every guardrail passed (csat (overall): -1.0% "
+        "(lower bound -1.5% vs tolerance -2.0%)) and no secondary significantly "
+        "worse"
     )
+    assert row.guardrail_statuses == (
+        "csat: passed, -1.0% (lower bound -1.5% vs tolerance -2.0%)"
+    )
+    assert pd.isna(row.guardrails_inconclusive) and pd.isna(row.harm_summary)
+    assert row.primary_rel_ci_low_adjusted == pytest.approx(0.05)
+    assert row.primary_rel_ci_high_adjusted == pytest.approx(0.35)
     assert "100% of the planned sample (2,000 of 2,000 units)" in row.rationale
     assert row.recommended_action == "Roll out treatment to all traffic."
     assert pd.isna(row.guardrails_breached) and pd.isna(row.bad_secondaries)
@@ -307,7 +323,15 @@ def test_rule_guardrail_breached_overall_iterates():
 
 
 def test_guardrail_significantly_bad_within_tolerance_is_no_breach():
-    small = {"rel_lift": -0.015, "p_adjusted": 0.01, "direction": "bad"}
+    # Significantly worse, but the whole interval lies within the tolerance
+    # (no guardrail_status column: read from the interval).
+    small = {
+        "rel_lift": -0.015,
+        "p_adjusted": 0.01,
+        "direction": "bad",
+        "rel_ci_low": -0.019,
+        "rel_ci_high": -0.011,
+    }
     row = decide(
         results=[
             result(**GOOD),
@@ -379,7 +403,9 @@ def test_decreasing_guardrail_breaches_when_it_rises():
 def test_rule_secondary_significantly_bad_iterates():
     row = decide(results=[result(**GOOD), result("meetings", role="secondary", **BAD)])
     assert (row.decision, row.rule) == ("iterate", "primary_good_with_harm")
-    assert row.bad_secondaries == "meetings: -20.0% (adjusted p = 0.001)"
+    assert row.bad_secondaries == (
+        "meetings: -20.0% (adjusted 95% CI -35.0% to -5.0%; adjusted p = 0.001)"
+    )
     assert "secondary metric significantly worse" in row.rationale
     assert row.recommended_action.endswith(
         "fix the drop in the secondary metrics before rollout."
@@ -392,7 +418,8 @@ def test_rule_inconclusive_follows_the_var():
     assert (row.decision, row.rule) == ("iterate", "inconclusive")
     assert row.rationale == (
         "No significant effect on conv: best variant treatment +3.0% "
-        "(CI -7.0% to +13.0%; adjusted p = 0.4); 100% of the planned sample "
+        "(adjusted 95% CI -12.0% to +18.0%; adjusted p = 0.4); 100% of the planned "
+        "sample "
         "(2,000 of 2,000 units)."
     )
     assert row.recommended_action.startswith("Iterate: rework the treatment")
@@ -488,6 +515,7 @@ def test_rules_apply_in_the_documented_order():
         "primary_bad",
         "primary_good",
         "primary_good_with_harm",
+        "primary_good_guardrail_inconclusive",
         "inconclusive",
     ]
     # Data quality comes before "no data" and before results.

@@ -231,6 +231,209 @@ def test_page_file_names_are_safe_and_unique():
     assert all(re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*\.html", n) for n in names)
 
 
+# --- adjusted intervals and harm on hand-built rows -------------------------------
+
+
+def hand_result(metric_id, role, rel, low, high, adj_low, adj_high, p, p_adj, **extra):
+    """An experiment_results row of experiment H1 (friendly vs control)."""
+    return {
+        "experiment_id": "H1",
+        "metric_id": metric_id,
+        "metric_name": metric_id.replace("_", " ").capitalize(),
+        "variant": "friendly",
+        "control_variant": "control",
+        "role": role,
+        "aggregation": "sum",
+        "desired_direction": "increase",
+        "n_control": 1000,
+        "n_treatment": 1000,
+        "mean_control": 10.0,
+        "mean_treatment": 10.0 * (1 + rel),
+        "abs_lift": 10.0 * rel,
+        "rel_lift": rel,
+        "rel_ci_low": low,
+        "rel_ci_high": high,
+        "p_value": p,
+        "p_value_adjusted": p_adj,
+        "is_significant": p_adj < 0.05,
+        "direction": "flat" if p_adj >= 0.05 else "good" if rel > 0 else "bad",
+        "alpha": 0.05,
+        "correction_method": "holm",
+        "summary": f"{metric_id} moved.",
+        **(
+            {}
+            if adj_low is None
+            else {"rel_ci_low_adjusted": adj_low, "rel_ci_high_adjusted": adj_high}
+        ),
+        **extra,
+    }
+
+
+def hand_report(tmp_path, results, segments=()):
+    """Render the report of experiment H1 from in-memory marts."""
+    from datetime import datetime
+
+    from xpkit.report.data import Provenance, WarehouseData
+    from xpkit.report.pages import ReportBuilder
+
+    data = WarehouseData(
+        tables={
+            "experiments": [
+                {
+                    "experiment_id": "H1",
+                    "experiment_name": "Tone",
+                    "status": "completed",
+                    "alpha": 0.05,
+                    "control_variant": "control",
+                }
+            ],
+            "experiment_results": results,
+            "experiment_metrics": [
+                {"experiment_id": "H1", "metric_id": r["metric_id"], "role": r["role"]}
+                for r in results
+            ],
+            "segment_results": list(segments),
+            "assignment_balance": [
+                {"experiment_id": "H1", "variant": v, "units": 1000}
+                for v in ("control", "friendly")
+            ],
+            "experiment_decisions": [
+                {
+                    "experiment_id": "H1",
+                    "decision": "iterate",
+                    "rule": "inconclusive",
+                    "rationale": "No significant effect on clicks.",
+                    "recommended_action": "Iterate: follow up with a "
+                    "segment-targeted test.",
+                }
+            ],
+        }
+    )
+    prov = Provenance("hand", datetime(2024, 11, 1), "abc", {}, [], None, None)
+    out = tmp_path / "reports"
+    ReportBuilder(data, prov, out, REPO_ROOT).render(lambda line: None)
+    return out
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_report_shows_the_adjusted_interval_and_names_every_harm(tmp_path):
+    # E004's case: raw interval clear of 0, adjusted p = 0.069 (not significant),
+    # adjusted interval across 0. The forest bar must be the adjusted one.
+    results = [
+        hand_result(
+            "clicks", "primary", 0.317, 0.058, 0.577, -0.04, 0.674, 0.0058, 0.069
+        ),
+        hand_result(
+            "aov", "secondary", -0.198, -0.25, -0.146, -0.262, -0.134, 1e-6, 4e-5
+        ),
+        hand_result(
+            "revenue",
+            "guardrail",
+            -0.05,
+            -0.2,
+            0.1,
+            -0.23,
+            0.13,
+            0.5,
+            0.6,
+            guardrail_status="inconclusive",
+            guardrail_bound=-0.21,
+            guardrail_tolerance=0.02,
+        ),
+    ]
+    segments = [
+        {
+            "segment_dimension": "channel",
+            "segment_value": "web",
+            "is_suppressed": False,
+            **hand_result(
+                "revenue",
+                "guardrail",
+                -0.43,
+                -0.6,
+                -0.26,
+                -0.62,
+                -0.24,
+                1e-5,
+                1e-4,
+                guardrail_status="breached",
+                guardrail_bound=-0.58,
+                guardrail_tolerance=0.02,
+            ),
+        }
+    ]
+    out = hand_report(tmp_path, results, segments)
+    root = parse_page(out / "experiments" / "H1.html")
+    sections = section_texts(root)
+    summary = next(s for s in root.iter(f"{XHTML}section") if s.get("id") == "summary")
+    children = [c for c in summary if c.tag != f"{XHTML}h2"]
+    # The headline: the action, then the harm, before anything else.
+    assert children[0].get("class") == "lead"
+    assert children[1].get("id") == "harm"
+    harm = " ".join("".join(children[1].itertext()).split())
+    assert (
+        "Significantly worse: Aov fell 19.8% with friendly (adjusted 95% CI -26.2% "
+        "to -13.4%; adjusted p < 0.0001)." in harm
+    )
+    assert (
+        "Guardrail breached: revenue (channel web, friendly): -43.0% (lower bound "
+        "-58.0% vs tolerance -2.0%)." in harm
+    )
+    assert "revenue (overall, friendly): -5.0% (lower bound -21.0%" in harm
+    assert "adj. p 0.069, adj. CI [-4.0%, +67.4%]" in sections["summary"]
+    assert "adj. [-4.0%, +67.4%]" in sections["results"]
+    assert "[+5.8%, +57.7%]" in sections["results"]  # the raw one, beside raw p
+    assert "guardrail inconclusive" in sections["results"]
+    assert (
+        "Guardrail breached (significantly worse than its tolerance) in: web"
+        in (sections["segments"])
+    )
+    svg = svg_root(
+        ET.tostring(
+            next(
+                e
+                for e in root.iter(f"{SVG}svg")
+                if "forest" in (e.findtext(f"{SVG}title") or "")
+            )
+        ).decode()
+    )
+    labels = texts(svg)
+    assert "+31.7% [-4.0%, +67.4%]" in labels
+    assert "+31.7% [+5.8%, +57.7%]" not in labels
+    index = " ".join("".join(parse_page(out / "index.html").itertext()).split())
+    assert "Guardrail breached: revenue (channel web, friendly)" in index
+
+
+def test_report_without_adjusted_columns_never_colours_against_the_interval(tmp_path):
+    # E001's case on an older warehouse: p = 0.046, marked good, relative
+    # interval across 0 and no adjusted columns.
+    results = [
+        hand_result(
+            "meetings", "primary", 0.615, -0.159, 1.39, None, None, 0.046, 0.046
+        )
+    ]
+    out = hand_report(tmp_path, results)
+    root = parse_page(out / "experiments" / "H1.html")
+    sections = section_texts(root)
+    assert "adj. p 0.046, unadjusted CI [-15.9%, +139%]" in sections["summary"]
+    forest = next(
+        e
+        for e in root.iter(f"{SVG}svg")
+        if "forest" in (e.findtext(f"{SVG}title") or "")
+    )
+    bars = [
+        line for line in forest.iter(f"{SVG}line") if line.get("stroke-width") == "2.5"
+    ]
+    assert [b.get("stroke") for b in bars] == [charts.DISAGREE_COLOUR]
+    assert bars[0].get("stroke-dasharray")
+    assert not any(
+        c.get("fill") == charts.DIRECTION_COLOURS["good"]
+        for c in forest.iter(f"{SVG}circle")
+    )
+
+
 # --- the report on the demo warehouse --------------------------------------------
 
 
@@ -336,7 +539,20 @@ def test_report_figures_are_the_marts_figures(demo_report):
         assert fmt.interval(row["rel_ci_low"], row["rel_ci_high"]) in text
         assert fmt.p_value(row["p_value_adjusted"]) in text
     e001 = section_texts(parse_page(pages["E001"]))
-    assert "+44.2%" in e001["summary"] and "adj. p 0.004" in e001["summary"]
+    reply = next(
+        r
+        for r in results
+        if (r["experiment_id"], r["metric_id"]) == ("E001", "reply_rate")
+    )
+    assert "+44.2%" in e001["summary"]
+    # Beside the adjusted p, the adjusted interval (when the mart has it).
+    adjusted = "rel_ci_low_adjusted" in reply
+    low = reply["rel_ci_low_adjusted" if adjusted else "rel_ci_low"]
+    high = reply["rel_ci_high_adjusted" if adjusted else "rel_ci_high"]
+    assert (
+        f"adj. p {fmt.p_value(reply['p_value_adjusted'])}, "
+        f"{'adj.' if adjusted else 'unadjusted'} CI {fmt.interval(low, high)}"
+    ) in e001["summary"]
     assert "No sample ratio mismatch" in e001["balance"]
     e002 = section_texts(parse_page(pages["E002"]))
     assert "-32.1%" in e002["results"] and "variance −78.7%" in e002["results"]

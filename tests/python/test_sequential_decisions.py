@@ -166,3 +166,34 @@ def test_at_or_past_the_planned_sample_the_fixed_horizon_result_decides():
     assert "always-valid" not in row.rationale
     row = decide([result(p=0.001)], [daily(p=0.3)], status="completed")
     assert (row.rule, row.is_early_call) == ("primary_good", False)
+
+
+def test_early_call_quotes_the_confidence_sequence_as_its_interval():
+    row = decide([result()], [daily(p=0.004)])
+    assert row.is_early_call
+    # Beside the always-valid verdict, its interval: the confidence sequence.
+    assert "always-valid 95% CI +5.0% to +35.0%" in row.rationale
+    assert row.primary_rel_ci_low_adjusted == pytest.approx(0.05)
+    assert row.primary_rel_ci_high_adjusted == pytest.approx(0.35)
+
+
+def test_early_winner_with_an_inconclusive_guardrail_keeps_running():
+    guard = result(
+        metric="latency",
+        role="guardrail",
+        rel=0.01,
+        p=0.7,
+        desired_direction="decrease",
+        guardrail_tolerance=0.05,
+        guardrail_status="inconclusive",
+        guardrail_bound=0.2,
+    )
+    row = decide([result(), guard], [daily(p=0.001)])
+    assert (row.decision, row.rule) == (
+        "keep_running",
+        "primary_good_guardrail_inconclusive",
+    )
+    assert row.is_early_call
+    assert "latency (overall): +1.0% (upper bound +20.0% vs tolerance +5.0%)" in (
+        row.rationale
+    )

@@ -45,6 +45,8 @@ DIRECTION_COLOURS = {
     "flat": "#57606a",
 }
 UNKNOWN_COLOUR = "#8c959f"
+# A verdict that its drawn interval contradicts (dashed, never green/red/grey).
+DISAGREE_COLOUR = "#9a6700"
 SERIES_COLOURS = ("#0969da", "#8250df", "#bf3989", "#bc4c00", "#1a7f37", "#57606a")
 EXPECTED_COLOUR = "#afb8c1"
 OBSERVED_COLOUR = "#0969da"
@@ -199,6 +201,10 @@ class ForestRow:
         low: Lower end of its interval.
         high: Upper end of its interval.
         direction: good, bad or flat (colours the row); None when unknown.
+            The interval should be the one the verdict is judged on (the
+            multiplicity-adjusted interval for an adjusted verdict): a
+            significant verdict whose interval covers 0, or a flat one whose
+            interval excludes 0, is drawn dashed in ``DISAGREE_COLOUR``.
         note: Shown instead of the interval when there is no estimate.
     """
 
@@ -211,8 +217,27 @@ class ForestRow:
     note: str | None = None
 
 
+def agrees(direction: str | None, low: float | None, high: float | None) -> bool:
+    """Does the interval [low, high] say what the verdict says? A significant
+    verdict (good, bad) needs an interval clear of 0, a flat one an interval
+    that covers 0; an endpoint exactly at 0 agrees with both. Unknown
+    verdicts and missing intervals always agree (nothing is claimed)."""
+    lo, hi = finite(low), finite(high)
+    if direction not in DIRECTION_COLOURS or lo is None or hi is None:
+        return True
+    lo, hi = min(lo, hi), max(lo, hi)
+    if direction == "flat":
+        return lo <= 0 <= hi
+    return lo >= 0 or hi <= 0
+
+
 def forest_plot(rows: Sequence[ForestRow], title: str = "Relative lift") -> str:
-    """Relative lifts with their intervals, one row each, around a zero line."""
+    """Relative lifts with their intervals, one row each, around a zero line.
+
+    A row is coloured by its verdict only when the drawn interval agrees with
+    it (``agrees``); otherwise its bar is dashed in ``DISAGREE_COLOUR`` and a
+    caption under the plot says so.
+    """
     label = f"{title}: forest plot"
     if not rows:
         return _empty(label, "No comparisons to plot")
@@ -223,7 +248,12 @@ def forest_plot(rows: Sequence[ForestRow], title: str = "Relative lift") -> str:
         if v is not None
     ]
     width, left, right, top, row_height = 760.0, 230.0, 190.0, 30.0, 36.0
-    height = top + row_height * len(rows) + 34
+    disagree = [
+        finite(row.estimate) is not None
+        and not agrees(row.direction, row.low, row.high)
+        for row in rows
+    ]
+    height = top + row_height * len(rows) + 34 + (18 if any(disagree) else 0)
     plot_w = width - left - right
     low, high = _domain(values) if values else (-0.1, 0.1)
     ticks = [t for t in nice_ticks(low, high) if low <= t <= high] or [0.0]
@@ -259,6 +289,9 @@ def forest_plot(rows: Sequence[ForestRow], title: str = "Relative lift") -> str:
     for index, row in enumerate(rows):
         cy = top + row_height * (index + 0.5)
         colour = DIRECTION_COLOURS.get(row.direction or "", UNKNOWN_COLOUR)
+        dash = ""
+        if disagree[index]:
+            colour, dash = DISAGREE_COLOUR, ' stroke-dasharray="5 4"'
         if row.sublabel:
             body.append(_text(left - 10, cy - 2, _clip(row.label, 34), anchor="end"))
             body.append(
@@ -284,7 +317,7 @@ def forest_plot(rows: Sequence[ForestRow], title: str = "Relative lift") -> str:
             body.append(
                 f'<line x1="{_num(x(lo))}" y1="{_num(cy)}" x2="{_num(x(hi))}" '
                 f'y2="{_num(cy)}" stroke="{colour}" stroke-width="2.5" '
-                'stroke-linecap="round"/>'
+                f'stroke-linecap="round"{dash}/>'
             )
             for end in (lo, hi):
                 body.append(
@@ -302,7 +335,20 @@ def forest_plot(rows: Sequence[ForestRow], title: str = "Relative lift") -> str:
             f'<circle cx="{_num(x(estimate))}" cy="{_num(cy)}" r="5.5" '
             f'fill="{colour}" stroke="#ffffff" stroke-width="1.5"/>'
         )
+        if disagree[index]:
+            interval += " †"
         body.append(_text(width - right + 12, cy + 4, interval, size=11))
+    if any(disagree):
+        body.append(
+            _text(
+                left,
+                bottom + 34,
+                "† dashed: the verdict and interval disagree (the verdict is "
+                "from the test, see the table)",
+                size=11,
+                fill=DISAGREE_COLOUR,
+            )
+        )
     return _svg(width, height, label, body)
 
 

@@ -22,13 +22,14 @@ import duckdb
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from xpkit.decisions import harm_lines
 from xpkit.report import charts
 from xpkit.report import formatting as fmt
 from xpkit.report.cumulative import cumulative_lift
 from xpkit.report.data import Provenance, WarehouseData, provenance, read_warehouse
 from xpkit.report.templates import STYLE, TEMPLATES
 
-__all__ = ["SECTIONS", "build_report", "page_file_name"]
+__all__ = ["SECTIONS", "build_report", "harm_lines", "page_file_name"]
 
 # Section ids and headings of an experiment page, in order.
 SECTIONS = (
@@ -74,6 +75,11 @@ DECISION_COLUMNS = (
     "guardrails_breached",
     "bad_secondaries",
     "segment_winners",
+    "primary_rel_ci_low_adjusted",
+    "primary_rel_ci_high_adjusted",
+    "guardrail_statuses",
+    "guardrails_inconclusive",
+    "harm_summary",
 )
 LOAD_LOG_COLUMNS = ("table_name", "source_file", "row_count", "loaded_at", "load_id")
 AGGREGATION_LABELS = {
@@ -130,6 +136,27 @@ def _environment() -> Environment:
         sentence=fmt.sentence,
     )
     return env
+
+
+def adjusted_interval(
+    row: Mapping[str, Any], low: str = "rel_ci_low", high: str = "rel_ci_high"
+) -> tuple[Any, Any, bool]:
+    """The interval that goes with the row's adjusted verdict: the
+    ``<low>_adjusted`` / ``<high>_adjusted`` columns when the mart has them
+    (True), else the unadjusted interval (False, an older warehouse)."""
+    if f"{low}_adjusted" in row or f"{high}_adjusted" in row:
+        return row.get(f"{low}_adjusted"), row.get(f"{high}_adjusted"), True
+    return row.get(low), row.get(high), False
+
+
+def _adjusted_label(row: Mapping[str, Any]) -> str:
+    """``adj. p 0.004, adj. CI [+10.1%, +78.4%]`` (the interval as available)."""
+    low, high, adjusted = adjusted_interval(row)
+    label = f"adj. p {fmt.p_value(row.get('p_value_adjusted'))}"
+    interval = fmt.interval(low, high)
+    if interval:
+        label += f", {'adj. ' if adjusted else 'unadjusted '}CI {interval}"
+    return label
 
 
 def _first(rows: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -191,7 +218,7 @@ def _primary_cell(
             "metric": str(row.get("metric_name") or row.get("metric_id")),
             "variant": str(row.get("variant") or ""),
             "lift": fmt.pct(row.get("rel_lift")),
-            "p_label": f"adj. p {fmt.p_value(row.get('p_value_adjusted'))}",
+            "p_label": _adjusted_label(row),
         }
     if portfolio and charts.finite(portfolio.get("primary_rel_lift")) is not None:
         return {
@@ -262,6 +289,18 @@ def _result_row(r: Mapping[str, Any]) -> dict[str, Any]:
     def interval(low: str, high: str) -> str:
         return fmt.interval(r.get(low), r.get(high), "abs", aggregation, places)
 
+    def adjusted(low: str, high: str, kind: str = "abs") -> str:
+        """The adjusted interval (matching adj. p and the result), when known."""
+        lo, hi, known = adjusted_interval(r, low, high)
+        if not known:
+            return ""
+        text = fmt.interval(lo, hi, kind, aggregation, places)
+        return f"adj. {text}" if text else ""
+
+    status = r.get("guardrail_status") if r.get("role") == "guardrail" else None
+    if r.get("role") == "guardrail" and status is None:
+        status = "no status"
+
     return {
         "metric": r.get("metric_name") or r.get("metric_id"),
         "role": r.get("role") or "",
@@ -274,14 +313,22 @@ def _result_row(r: Mapping[str, Any]) -> dict[str, Any]:
         "treatment": fmt.metric_value(mean_t, aggregation, places),
         "abs_lift": change("abs_lift"),
         "abs_ci": interval("abs_ci_low", "abs_ci_high"),
+        "abs_ci_adjusted": adjusted("abs_ci_low", "abs_ci_high"),
         "rel_lift": fmt.pct(r.get("rel_lift")),
         "rel_ci": fmt.interval(r.get("rel_ci_low"), r.get("rel_ci_high")),
+        "rel_ci_adjusted": adjusted("rel_ci_low", "rel_ci_high", "pct"),
         "p": fmt.p_value(r.get("p_value")),
         "p_adjusted": fmt.p_value(r.get("p_value_adjusted")),
         "cuped": change("cuped_abs_lift"),
         "cuped_ci": interval("cuped_ci_low", "cuped_ci_high"),
+        "cuped_ci_adjusted": adjusted("cuped_ci_low", "cuped_ci_high"),
         "variance_reduction": variance,
         "direction": r.get("direction"),
+        # Guardrails: the non-inferiority status (methodology, "Guardrails").
+        "guardrail_status": status,
+        "guardrail_bound": ""
+        if r.get("guardrail_bound") is None
+        else f"bound {fmt.pct(r.get('guardrail_bound'))}",
         # Bayesian read-out (methodology, "Bayesian"); blank when not computed.
         "chance": _chance(r.get("chance_to_beat_control")),
         "expected_loss": f"loss {fmt.pct(r.get('expected_loss'), signed=False)}"
@@ -385,6 +432,9 @@ class ReportBuilder:
             if units is None and portfolio is not None:
                 units = portfolio.get("units")
             primary = _primary_cell(results, decision, portfolio)
+            harms = harm_lines(
+                results, self.data.for_experiment("segment_results", eid)
+            )
             summary = (portfolio or {}).get("analysis_summary")
             if not summary:
                 best = _best_primary(results, decision)
@@ -406,6 +456,9 @@ class ReportBuilder:
                     "primary_note": "no data yet" if not units else "no primary result",
                     "decision": None if decision is None else decision.get("decision"),
                     "summary": summary,
+                    # Named again unless the summary already does (an older
+                    # portfolio, or a summary without them).
+                    "harms": [h for h in harms if h not in str(summary or "")],
                 }
             )
         decisions = Counter(r["decision"] for r in rows if r["decision"])
@@ -502,6 +555,11 @@ class ReportBuilder:
                 (decision or {}).get("rationale"),
             ),
             "headline_action": _headline(decision),
+            "headline_harms": harm_lines(
+                results, data.for_experiment("segment_results", eid)
+            )
+            if has_data
+            else [],
             "prov": self.prov,
             "load_log": self.load_log,
             "methodology_href": self._doc_href(page_dir, "methodology.md"),
@@ -555,7 +613,7 @@ class ReportBuilder:
             primary_note = (
                 f"{best.get('metric_name') or best.get('metric_id')}, "
                 f"{best.get('variant')} vs {best.get('control_variant')}; "
-                f"adj. p {fmt.p_value(best.get('p_value_adjusted'))}"
+                f"{_adjusted_label(best)}"
             )
         srm = self._srm_flag(eid)
         balance = self._one("assignment_balance", eid)
@@ -697,12 +755,22 @@ class ReportBuilder:
                 "Primary adjusted p",
                 fmt.p_value(decision.get("primary_p_value_adjusted")),
             ),
+            (
+                "Primary adjusted interval",
+                fmt.interval(
+                    decision.get("primary_rel_ci_low_adjusted"),
+                    decision.get("primary_rel_ci_high_adjusted"),
+                )
+                or fmt.DASH,
+            ),
             ("Primary direction", text("primary_direction")),
             (
                 "Share of planned sample",
                 fmt.pct(decision.get("share_of_target"), False),
             ),
+            ("Guardrail checks", text("guardrail_statuses", "none recorded")),
             ("Guardrails breached", text("guardrails_breached", "none")),
+            ("Guardrails inconclusive", text("guardrails_inconclusive", "none")),
             ("Secondaries significantly worse", text("bad_secondaries", "none")),
             ("Segment winners", text("segment_winners", "none")),
         ]
@@ -713,6 +781,14 @@ class ReportBuilder:
         alpha = charts.finite(experiment.get("alpha")) or 0.05
         methods = sorted({r.get("method") for r in results if r.get("method")})
         correction = _first(r.get("correction_method") for r in results) or "holm"
+        families = sorted(
+            {
+                str(r["correction_family"])
+                for r in results
+                if r.get("correction_family")
+            },
+            key=lambda f: (ROLE_RANK.get(f, 3), f),
+        )
         lookback = charts.finite(experiment.get("cuped_lookback_days"))
         lines = [
             "Units: each unit is analysed in the arm it was first exposed to; units "
@@ -729,9 +805,26 @@ class ReportBuilder:
             + f". Two-sided at alpha = {alpha:g}; every interval uses the same "
             "standard error as its p-value. Relative lifts use the delta method.",
             f"Multiple testing: {CORRECTION_NAMES.get(correction, correction)} "
-            "correction within the experiment, over primary and secondary metrics x "
-            "variants, and separately over guardrails. Significance and the "
-            "good/bad/flat direction use the adjusted p-value.",
+            + (
+                "correction within the experiment, separately in each family of "
+                "metrics x variants: " + ", ".join(families) + ". "
+                if families
+                else "correction within the experiment, over primary and "
+                "secondary metrics x variants, and separately over guardrails. "
+            )
+            + "Significance and the good/bad/flat direction use the adjusted "
+            "p-value"
+            + (
+                ", and the adjusted intervals beside it exclude 0 exactly when it "
+                "is below alpha."
+                if any("rel_ci_low_adjusted" in r for r in results)
+                else "."
+            ),
+            "Guardrails: a guardrail passes only when the one-sided interval of "
+            "its relative change shows the harm is smaller than its tolerance; "
+            "breached when it is significantly worse than the tolerance; "
+            "inconclusive otherwise. Only when every guardrail passed may the "
+            "decision be to scale.",
             "CUPED: "
             + (
                 f"the same metric over the {fmt.integer(lookback)} days before first "
@@ -764,6 +857,7 @@ class ReportBuilder:
             notice = _missing_notice("experiment_results", "the metric results")
             return {
                 "results": [],
+                "results_adjusted": False,
                 "results_notices": [notice],
                 "forest_notices": [notice],
                 "forest_svg": "",
@@ -771,6 +865,7 @@ class ReportBuilder:
         if not has_data:
             return {
                 "results": [],
+                "results_adjusted": False,
                 "results_notices": [no_data],
                 "forest_notices": [no_data],
                 "forest_svg": "",
@@ -780,13 +875,16 @@ class ReportBuilder:
             rows.append(_result_row(r))
             role = r.get("role")
             suffix = f" ({role})" if role and role != "primary" else ""
+            # The verdict colours the bar, so the bar is the verdict's
+            # (multiplicity-adjusted) interval.
+            low, high, _ = adjusted_interval(r)
             forest.append(
                 charts.ForestRow(
                     label=f"{r.get('metric_name') or r.get('metric_id')}{suffix}",
                     sublabel=f"{r.get('variant')} vs {r.get('control_variant')}",
                     estimate=charts.finite(r.get("rel_lift")),
-                    low=charts.finite(r.get("rel_ci_low")),
-                    high=charts.finite(r.get("rel_ci_high")),
+                    low=charts.finite(low),
+                    high=charts.finite(high),
                     direction=r.get("direction"),
                     note=r.get("error_message"),
                 )
@@ -802,6 +900,10 @@ class ReportBuilder:
             ]
         return {
             "results": rows,
+            "results_adjusted": any(
+                "rel_ci_low_adjusted" in r or "abs_ci_low_adjusted" in r
+                for r in results
+            ),
             "results_notices": notices,
             "forest_notices": notices,
             "forest_svg": Markup(charts.forest_plot(forest)) if forest else "",
@@ -1093,10 +1195,22 @@ class ReportBuilder:
                 )
             significant = [
                 f"{label(r)}: {r.get('variant')} {fmt.pct(r.get('rel_lift'))} "
-                f"(adj. p {fmt.p_value(r.get('p_value_adjusted'))})"
+                f"({_adjusted_label(r)})"
                 for r in metric_rows
                 if r.get("is_significant")
             ]
+            breached = [
+                f"{label(r)}: {r.get('variant')} {fmt.pct(r.get('rel_lift'))}"
+                for r in metric_rows
+                if role == "guardrail"
+                and r.get("guardrail_status") == "breached"
+                and not r.get("is_suppressed")
+            ]
+            if breached:
+                notes.append(
+                    "Guardrail breached (significantly worse than its tolerance) "
+                    "in: " + "; ".join(breached) + "."
+                )
             if significant:
                 notes.append("Significant cells: " + "; ".join(significant) + ".")
             versus_rest = [

@@ -51,6 +51,10 @@ nav.toc a { color: #c9d6ea; }
 .direction-good { background: #dafbe1; color: #116329; }
 .direction-bad { background: #ffebe9; color: #a40e26; }
 .direction-flat { background: #eaeef2; color: #424a53; }
+.guardrail-passed { background: #dafbe1; color: #116329; }
+.guardrail-breached { background: #ffebe9; color: #a40e26; }
+.guardrail-inconclusive, .guardrail-no-status { background: #fff8c5; color: #4d2d00; }
+.harm p.lead { margin: 4px 0; font-size: 15px; }
 .direction-none { background: #ffffff; color: var(--muted); border-color: var(--line); }
 .status-completed { background: #ddf4ff; color: #0550ae; }
 .status-running { background: #fff8c5; color: #7d4e00; }
@@ -247,6 +251,11 @@ INDEX = """{% extends "base.html" %}
     <tr class="summary-row"><td></td><td colspan="7" class="small muted">{{
       e.summary }}</td></tr>
     {% endif %}
+    {% if e.harms %}
+    <tr class="summary-row harm"><td></td><td colspan="7" class="small">{% for line
+      in e.harms %}<span class="badge direction-bad">harm</span> {{ line }}<br/>{%
+      endfor %}</td></tr>
+    {% endif %}
     {% endfor %}
     </tbody>
   </table></div>
@@ -286,9 +295,17 @@ EXPERIMENT = """{% extends "base.html" %}
   {% if decision %}
   <p class="lead">{{ decision_badge(decision.decision, big=True) }}
     {{ headline_action }}</p>
+  {% if headline_harms %}
+  <div class="notice notice-alert harm" id="harm">{% for line in headline_harms
+    %}<p class="lead">{{ line }}</p>{% endfor %}</div>
+  {% endif %}
   {% if decision.rationale %}<p>{{ decision.rationale | sentence }}</p>{% endif %}
   {% else %}
   {{ notices(decision_notices) }}
+  {% if headline_harms %}
+  <div class="notice notice-alert harm" id="harm">{% for line in headline_harms
+    %}<p class="lead">{{ line }}</p>{% endfor %}</div>
+  {% endif %}
   {% endif %}
   {% if summary_text %}<p>{{ summary_text | sentence }}</p>{% endif %}
   {% if not has_data %}{{ notice(no_data) }}{% endif %}
@@ -373,7 +390,12 @@ EXPERIMENT = """{% extends "base.html" %}
   {{ correction }} correction within the experiment. Binary metrics are rates
   and their absolute lifts are in percentage points (pp). P(beat control) is the
   Bayesian posterior probability that the variant is better than control, with
-  the expected relative loss of shipping it below (methodology, Bayesian).</p>
+  the expected relative loss of shipping it below (methodology, Bayesian).{% if
+  results_adjusted %} The "adj." interval is adjusted for multiple testing like
+  adj. p: it excludes 0 exactly when the result is significant, and it is the
+  interval the forest plot draws.{% endif %} Guardrails show their
+  non-inferiority status: passed (the harm is within the tolerance), breached
+  or inconclusive.</p>
   <div class="scroll"><table>
     <thead><tr><th>metric</th><th>variant</th><th class="num">units (c / t)</th>
     <th class="num">control</th><th class="num">treatment</th>
@@ -390,15 +412,24 @@ EXPERIMENT = """{% extends "base.html" %}
       {% if r.has_figures %}
       <td class="num">{{ r.units }}</td>
       <td class="num">{{ r.control }}</td><td class="num">{{ r.treatment }}</td>
-      <td class="num">{{ r.abs_lift }}<span class="ci">{{ r.abs_ci }}</span></td>
-      <td class="num">{{ r.rel_lift }}<span class="ci">{{ r.rel_ci }}</span></td>
+      <td class="num">{{ r.abs_lift }}<span class="ci">{{ r.abs_ci }}</span>{% if
+        r.abs_ci_adjusted %}<span class="ci">{{ r.abs_ci_adjusted }}</span>{% endif
+        %}</td>
+      <td class="num">{{ r.rel_lift }}<span class="ci">{{ r.rel_ci }}</span>{% if
+        r.rel_ci_adjusted %}<span class="ci">{{ r.rel_ci_adjusted }}</span>{% endif
+        %}</td>
       <td class="num">{{ r.p }}</td><td class="num">{{ r.p_adjusted }}</td>
       <td class="num">{{ r.cuped }}<span class="ci">{{ r.cuped_ci }}</span>{% if
+        r.cuped_ci_adjusted %}<span class="ci">{{ r.cuped_ci_adjusted }}</span>{%
+        endif %}{% if
         r.variance_reduction %}<span class="ci">{{ r.variance_reduction
         }}</span>{% endif %}</td>
       <td class="num">{{ r.chance }}{% if r.expected_loss %}<span class="ci">{{
         r.expected_loss }}</span>{% endif %}</td>
-      <td>{{ direction_badge(r.direction) }}</td>
+      <td>{{ direction_badge(r.direction) }}{% if r.guardrail_status %}<br/><span
+        class="badge guardrail-{{ r.guardrail_status | css }}">guardrail {{
+        r.guardrail_status }}</span>{% if r.guardrail_bound %}<span class="ci">{{
+        r.guardrail_bound }}</span>{% endif %}{% endif %}</td>
       {% else %}
       <td colspan="10" class="small">{{ r.error }}</td>
       {% endif %}
@@ -413,8 +444,11 @@ EXPERIMENT = """{% extends "base.html" %}
   <h2>Relative lift with confidence intervals</h2>
   {% if forest_notices %}{{ notices(forest_notices) }}{% else %}
   <p class="small muted">Each row is one metric and treatment variant: the point
-  is the relative lift, the bar its {{ ci_label }} interval. Green: significantly
-  better, red: significantly worse, grey: not significant after correction.</p>
+  is the relative lift, the bar its {{ ci_label }} interval{% if results_adjusted
+  %}, adjusted for multiple testing like the verdict that colours it{% endif %}.
+  Green: significantly better, red: significantly worse, grey: not significant
+  after correction; a dashed amber bar marks a verdict its interval does not
+  agree with.</p>
   <div class="chart-box">{{ forest_svg }}</div>
   {% endif %}
 </section>

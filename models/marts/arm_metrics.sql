@@ -29,6 +29,12 @@ registered_metrics as (
 
 ),
 
+shifts as (
+
+    select * from {{ ref('int_metric_shifts') }}
+
+),
+
 arm_sizes as (
 
     select
@@ -42,11 +48,13 @@ arm_sizes as (
 arm_sums as (
 
     select
-        arm_key,
-        experiment_metric_key,
+        unit_metrics.arm_key,
+        unit_metrics.experiment_metric_key,
         {{ experimentation.sufficient_statistic_sums() }}
     from unit_metrics
-    group by arm_key, experiment_metric_key
+    inner join shifts
+        on unit_metrics.experiment_metric_key = shifts.experiment_metric_key
+    group by unit_metrics.arm_key, unit_metrics.experiment_metric_key
 
 ),
 
@@ -61,10 +69,14 @@ summed as (
         registered_metrics.aggregation,
         registered_metrics.has_covariate,
         coalesce(arm_sizes.n_units, 0) as n_units,
-        {{ experimentation.filled_sufficient_statistics('arm_sums', 'registered_metrics.aggregation') }}
+        {{ experimentation.filled_sufficient_statistics(
+            'arm_sums', 'registered_metrics.aggregation', 'shifts', 'coalesce(arm_sizes.n_units, 0)'
+        ) }}
     from arms
     inner join registered_metrics
         on arms.experiment_id = registered_metrics.experiment_id
+    inner join shifts
+        on registered_metrics.experiment_metric_key = shifts.experiment_metric_key
     left join arm_sizes
         on arms.arm_key = arm_sizes.arm_key
     left join arm_sums

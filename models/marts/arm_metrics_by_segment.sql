@@ -35,6 +35,12 @@ registered_metrics as (
 
 ),
 
+shifts as (
+
+    select * from {{ ref('int_metric_shifts') }}
+
+),
+
 dimensions as (
 
     select distinct segment_dimension
@@ -94,6 +100,8 @@ segment_sums as (
     inner join assignment_segments
         on unit_metrics.unit_id = assignment_segments.unit_id
         and unit_metrics.arm_key = assignment_segments.arm_key
+    inner join shifts
+        on unit_metrics.experiment_metric_key = shifts.experiment_metric_key
     group by
         assignment_segments.arm_key,
         unit_metrics.experiment_metric_key,
@@ -115,10 +123,14 @@ summed as (
         registered_metrics.aggregation,
         registered_metrics.has_covariate,
         coalesce(segment_sizes.n_units, 0) as n_units,
-        {{ experimentation.filled_sufficient_statistics('segment_sums', 'registered_metrics.aggregation') }}
+        {{ experimentation.filled_sufficient_statistics(
+            'segment_sums', 'registered_metrics.aggregation', 'shifts', 'coalesce(segment_sizes.n_units, 0)'
+        ) }}
     from arms
     inner join registered_metrics
         on arms.experiment_id = registered_metrics.experiment_id
+    inner join shifts
+        on registered_metrics.experiment_metric_key = shifts.experiment_metric_key
     inner join segments
         on arms.experiment_id = segments.experiment_id
     left join segment_sizes

@@ -29,6 +29,12 @@ registered_metrics as (
 
 ),
 
+shifts as (
+
+    select * from {{ ref('int_metric_shifts') }}
+
+),
+
 assignment_days as (
 
     select
@@ -61,6 +67,8 @@ day_sums as (
     inner join assignment_days
         on unit_metrics.unit_id = assignment_days.unit_id
         and unit_metrics.arm_key = assignment_days.arm_key
+    inner join shifts
+        on unit_metrics.experiment_metric_key = shifts.experiment_metric_key
     group by
         assignment_days.arm_key,
         assignment_days.exposure_date,
@@ -80,12 +88,16 @@ summed as (
         registered_metrics.aggregation,
         registered_metrics.has_covariate,
         day_sizes.n_units,
-        {{ experimentation.filled_sufficient_statistics('day_sums', 'registered_metrics.aggregation') }}
+        {{ experimentation.filled_sufficient_statistics(
+            'day_sums', 'registered_metrics.aggregation', 'shifts', 'day_sizes.n_units'
+        ) }}
     from day_sizes
     inner join arms
         on day_sizes.arm_key = arms.arm_key
     inner join registered_metrics
         on arms.experiment_id = registered_metrics.experiment_id
+    inner join shifts
+        on registered_metrics.experiment_metric_key = shifts.experiment_metric_key
     left join day_sums
         on day_sizes.arm_key = day_sums.arm_key
         and day_sizes.exposure_date = day_sums.exposure_date

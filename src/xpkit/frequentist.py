@@ -34,6 +34,7 @@ from xpkit.statistics import (
     RegressionAdjustedRatio,
     SampleMean,
     Statistic,
+    statistic_problems,
 )
 
 __all__ = [
@@ -679,6 +680,24 @@ def compare(
         SampleMean: METHOD_WELCH,
     }
     method = methods[type(post[0])] if post else METHOD_UNKNOWN
+
+    # Sums no data could produce give no figures at all, never a p-value.
+    impossible = [
+        f"{name} arm: {problem}"
+        for name, arm in (("control", control), ("treatment", treatment))
+        if arm is not None
+        for problem in statistic_problems(arm)
+    ]
+    if impossible:
+        message = "impossible sufficient statistics: " + "; ".join(impossible)
+        return ComparisonResult(
+            method=method,
+            alpha=config.alpha,
+            n_control=None if control is None else control.n,
+            n_treatment=None if treatment is None else treatment.n,
+            error_message=message,
+            cuped=CupedResult(error_message=message),
+        )
 
     result = _compare(method, _post(control), _post(treatment), config)
     cuped = cuped_test(control, treatment, config)  # type: ignore[arg-type]

@@ -44,7 +44,12 @@ import pandas as pd
 
 from xpkit.frequentist import METHOD_UNKNOWN, ComparisonConfig, ComparisonResult
 from xpkit.frequentist import compare as fixed_horizon_compare
-from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS, Proportion, from_row
+from xpkit.statistics import (
+    SHIFTED_SUM_COLUMNS,
+    SUFFICIENT_STATISTIC_COLUMNS,
+    Proportion,
+    from_row,
+)
 
 __all__ = [
     "DAILY_RESULT_COLUMNS",
@@ -426,7 +431,10 @@ def _metric_series(
     for row in rows:
         by_arm.setdefault(str(row.get("variant")), {})[_day(row["exposure_date"])] = row
     variants = sorted(v for v in by_arm if v != control)
-    running = {v: dict.fromkeys(_SUM_COLUMNS, 0.0) for v in [*by_arm, str(control)]}
+    # Shifted sums stay None unless the rows have them (from_row then uses the
+    # raw sums), so hand-built rows without them are not read as zero spread.
+    empty = {c: None if c in SHIFTED_SUM_COLUMNS else 0.0 for c in _SUM_COLUMNS}
+    running = {v: dict(empty) for v in [*by_arm, str(control)]}
     best_p: dict[str, float | None] = dict.fromkeys(variants)
     sequences = {v: _RunningSequence() for v in variants}
     out = []
@@ -438,7 +446,8 @@ def _metric_series(
             for column in _SUM_COLUMNS:
                 value = row.get(column)
                 if value is not None:
-                    running[variant][column] += float(value)
+                    total = running[variant][column]
+                    running[variant][column] = (total or 0.0) + float(value)
         for variant in variants:
             result, arm_variances = _compare_arms(
                 running.get(str(control)), running[variant], aggregation, config

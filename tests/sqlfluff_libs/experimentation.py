@@ -37,15 +37,30 @@ def sufficient_statistic_sums():
     return "sum(m) as metric_sum"
 
 
-def filled_sufficient_statistics(sums_relation, aggregation_column):
+def filled_sufficient_statistics(
+    sums_relation, aggregation_column, shifts_relation=None, n_units=None
+):
     return f"{sums_relation}.metric_sum as metric_sum"
+
+
+def shift_columns():
+    return {
+        "m": "metric_shift",
+        "x": "covariate_shift",
+        "d": "denominator_shift",
+        "w": "covariate_denominator_shift",
+    }
+
+
+def value_shift(mean, sd, minimum, n_values):
+    return f"coalesce({mean}, {sd}, {minimum}, {n_values})"
 
 
 def arm_mean():
     return "metric_sum / n_units"
 
 
-def arm_variance():
+def arm_variance(suffix=""):
     return "metric_sum_squares / n_units"
 
 

@@ -152,23 +152,28 @@ def test_relative_lift_delta_method_matches_hand_derivation():
     result = welch_t_test(mean_stat(control), mean_stat(treatment))
     assert result.rel_lift == close(mt / mc - 1)
     assert result.rel_std_error == close(se)
-    assert result.rel_ci_low == close(mt / mc - 1 - q * se)
-    assert result.rel_ci_high == close(mt / mc - 1 + q * se)
+    # kept beside the Fieller interval (rel_ci_low/high) as *_delta
+    assert result.rel_ci_low_delta == close(mt / mc - 1 - q * se)
+    assert result.rel_ci_high_delta == close(mt / mc - 1 + q * se)
 
 
 # --- Proportions ---------------------------------------------------------------
 
 
 def test_two_proportion_z_test_hand_table():
-    # 18 of 100 vs 26 of 100: se = sqrt(.18 * .82 / 100 + .26 * .74 / 100)
-    # = sqrt(0.001476 + 0.001924) = sqrt(0.0034); z = 0.08 / 0.0583095 = 1.37199.
+    # 18 of 100 vs 26 of 100 (arms under 200 units: Yates-corrected score test):
+    # pooled 0.22, se = sqrt(.22 * .78 * (1/100 + 1/100)) = sqrt(0.003432);
+    # z = (0.08 - 0.5 * 0.02) / se = 0.07 / 0.0585833 = 1.19488.
     result = two_proportion_z_test(Proportion(100, 18.0), Proportion(100, 26.0))
-    assert result.method == "two_proportion_unpooled_z"
+    assert result.method == "two_proportion_score_z_continuity_corrected"
     assert result.abs_lift == pytest.approx(0.08, rel=1e-14)
-    assert result.std_error == pytest.approx(math.sqrt(0.0034), rel=1e-14)
-    assert result.statistic == pytest.approx(0.08 / math.sqrt(0.0034), rel=1e-14)
+    assert result.std_error == pytest.approx(math.sqrt(0.003432), rel=1e-14)
+    assert result.statistic == pytest.approx(0.07 / math.sqrt(0.003432), rel=1e-13)
     assert result.degrees_of_freedom is None
     assert result.rel_lift == pytest.approx(26 / 18 - 1, rel=1e-14)
+    # Yates' chi-square on the 2x2 table is z**2
+    yates = stats.chi2_contingency([[18, 82], [26, 74]], correction=True)
+    assert result.p_value == close(yates.pvalue)
 
 
 @pytest.mark.parametrize(
@@ -176,26 +181,38 @@ def test_two_proportion_z_test_hand_table():
     [
         (0, 500, 520, 0.18, 0.26, 0.05),
         (1, 3000, 2900, 0.05, 0.052, 0.05),
-        (2, 40, 60, 0.5, 0.3, 0.1),
+        (2, 400, 600, 0.5, 0.3, 0.1),
     ],
 )
 def test_two_proportion_z_test_matches_statsmodels(seed, n_c, n_t, p_c, p_t, alpha):
+    # Large designs: the plain pooled score test, Mee's difference interval and
+    # Koopman's ratio interval (statsmodels' score method without the
+    # Miettinen-Nurminen n / (n - 1) factor).
     rng = np.random.default_rng(seed)
     control = (rng.random(n_c) < p_c).astype(float)
     treatment = (rng.random(n_t) < p_t).astype(float)
     result = two_proportion_z_test(
         prop_stat(control), prop_stat(treatment), ComparisonConfig(alpha)
     )
+    assert result.method == "two_proportion_score_z"
     counts = (int(treatment.sum()), n_t, int(control.sum()), n_c)
-    oracle = proportion.test_proportions_2indep(*counts, method="wald", compare="diff")
+    oracle = proportion.test_proportions_2indep(
+        *counts, method="score", compare="diff", correction=False
+    )
     low, high = proportion.confint_proportions_2indep(
-        *counts, method="wald", compare="diff", alpha=alpha
+        *counts, method="score", compare="diff", alpha=alpha, correction=False
+    )
+    rel_low, rel_high = proportion.confint_proportions_2indep(
+        *counts, method="score", compare="ratio", alpha=alpha, correction=False
     )
     assert result.abs_lift == close(np.mean(treatment) - np.mean(control))
     assert result.statistic == close(oracle.statistic)
     assert result.p_value == close(oracle.pvalue)
-    assert result.abs_ci_low == close(low)
-    assert result.abs_ci_high == close(high)
+    # statsmodels finds its bounds with brentq at its default tolerance
+    assert result.abs_ci_low == pytest.approx(low, rel=1e-7)
+    assert result.abs_ci_high == pytest.approx(high, rel=1e-7)
+    assert result.rel_ci_low == pytest.approx(rel_low - 1, rel=1e-7)
+    assert result.rel_ci_high == pytest.approx(rel_high - 1, rel=1e-7)
 
 
 def test_interval_excludes_zero_exactly_when_p_below_alpha():
@@ -350,7 +367,7 @@ def test_cuped_binary_metric_matches_statsmodels_arm_by_arm():
     control, treatment = adjusted(y_c, x_c, True), adjusted(y_t, x_t, True)
     assert_matches_lin(cuped_test(control, treatment), y_c, y_t, x_c, x_t)
     result = compare(control, treatment)
-    assert result.method == "two_proportion_unpooled_z"
+    assert result.method == "two_proportion_score_z"
     assert result.cuped.abs_lift == close(lin_oracle(y_c, y_t, x_c, x_t)["abs_lift"])
 
 
@@ -397,12 +414,17 @@ def test_ratio_cuped_equals_cuped_when_every_denominator_is_one():
 
 
 def test_compare_dispatches_by_statistic_kind():
+    # Welch needs at least 200 effective units (sum m)**2 / sum m**2 per arm.
     rng = np.random.default_rng(20)
-    a, b = rng.normal(size=50), rng.normal(size=60)
-    m, d = np.abs(a) + 1, np.ones(50)
+    a, b = rng.normal(10, 1, size=500), rng.normal(10, 1, size=600)
+    m, d = np.abs(a) + 1, np.ones(500)
     assert compare(mean_stat(a), mean_stat(b)).method == "welch_t"
-    assert compare(prop_stat(a > 0), prop_stat(b > 0)).method == (
-        "two_proportion_unpooled_z"
+    assert compare(mean_stat(a[:150]), mean_stat(b)).method == "pooled_score_z"
+    assert compare(prop_stat(a > 10), prop_stat(b > 10)).method == (
+        "two_proportion_score_z"
+    )
+    assert compare(prop_stat(a[:50] > 10), prop_stat(b > 10)).method == (
+        "two_proportion_score_z_continuity_corrected"
     )
     assert compare(ratio_stat(m, d), ratio_stat(m, d)).method == "ratio_delta_welch_t"
     with_covariate = compare(adjusted(a, a**2), adjusted(b, b**2))
@@ -474,8 +496,14 @@ def test_zero_variance_in_both_arms_gives_no_test():
     result = welch_t_test(SampleMean(5, 10.0, 20.0), SampleMean(4, 12.0, 36.0))
     assert_no_test(result, "zero variance in both arms")
     assert result.abs_lift == 1.0
-    proportions = two_proportion_z_test(Proportion(5, 0.0), Proportion(4, 4.0))
+    # every unit converted: the pooled rate is 1, so the score test has no variance
+    proportions = two_proportion_z_test(Proportion(5, 5.0), Proportion(4, 4.0))
     assert_no_test(proportions, "zero variance in both arms")
+    # 0 of 5 against 4 of 4 is a real 2x2 table: the pooled score test runs
+    # (it is Yates' chi-square here, the arms being small)
+    table = two_proportion_z_test(Proportion(5, 0.0), Proportion(4, 4.0))
+    yates = stats.chi2_contingency([[0, 5], [4, 0]], correction=True)
+    assert table.p_value == close(yates.pvalue)
 
 
 def test_metric_with_no_events_gives_no_test():
@@ -490,14 +518,20 @@ def test_metric_with_no_events_gives_no_test():
 
 
 def test_zero_control_mean_keeps_absolute_lift_but_not_relative():
-    result = two_proportion_z_test(Proportion(200, 0.0), Proportion(200, 8.0))
+    # The test ran, so error_message stays None (the marts' data test requires
+    # it); why the relative figures are missing is in interval_error_message.
+    result = two_proportion_z_test(Proportion(2000, 0.0), Proportion(2000, 80.0))
     assert result.rel_lift is None and result.rel_ci_low is None
-    assert "control mean is 0: relative lift undefined" in result.error_message
-    # control has no variance, so se is the treatment term alone.
-    se = math.sqrt(0.04 * 0.96 / 200)
+    assert result.error_message is None
+    assert "control mean is 0: relative lift undefined" in (
+        result.interval_error_message
+    )
+    # the pooled standard error: pooled rate 0.02 over both arms
+    se = math.sqrt(0.02 * 0.98 * (2 / 2000))
     assert result.abs_lift == pytest.approx(0.04, rel=1e-14)
     assert result.std_error == pytest.approx(se, rel=1e-14)
-    assert result.p_value == close(2 * stats.norm.sf(0.04 / se))
+    chi2 = stats.chi2_contingency([[0, 2000], [80, 1920]], correction=False)
+    assert result.p_value == close(chi2.pvalue)
 
 
 def test_ratio_with_zero_denominator_gives_no_figures():
@@ -547,7 +581,7 @@ def test_degenerate_results_never_hold_nan_or_inf():
     ]
     for control, treatment in cases:
         result = compare(control, treatment)
-        assert result.error_message
+        assert result.error_message or result.interval_error_message
         for value in float_fields(result) + float_fields(result.cuped):
             assert math.isfinite(value)
 

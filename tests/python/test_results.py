@@ -1,7 +1,5 @@
 """Result marts built from arm_metrics rows that numpy computes from raw arrays."""
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -303,15 +301,20 @@ def test_experiment_results_binary_figures_match_statsmodels(results):
         RAW[("E001", "ai_drafted", "reply")],
     )
     counts = (treatment.sum(), treatment.size, control.sum(), control.size)
-    oracle = proportion.test_proportions_2indep(*counts, method="wald", compare="diff")
-    low, high = proportion.confint_proportions_2indep(
-        *counts, method="wald", compare="diff"
+    # the pooled score test and Mee's score interval (statsmodels' score method
+    # without the Miettinen-Nurminen n / (n - 1) factor; brentq tolerance)
+    oracle = proportion.test_proportions_2indep(
+        *counts, method="score", compare="diff", correction=False
     )
-    assert row.method == "two_proportion_unpooled_z"
+    low, high = proportion.confint_proportions_2indep(
+        *counts, method="score", compare="diff", correction=False
+    )
+    assert row.method == "two_proportion_score_z"
     assert (row.n_control, row.n_treatment) == (500, 520)
     assert row.mean_control == close(0.18) and row.mean_treatment == close(136 / 520)
     assert row.p_value == close(oracle.pvalue)
-    assert (row.abs_ci_low, row.abs_ci_high) == (close(low), close(high))
+    assert row.abs_ci_low == pytest.approx(low, rel=1e-7)
+    assert row.abs_ci_high == pytest.approx(high, rel=1e-7)
     assert row.rel_lift == close((136 / 520) / 0.18 - 1)
     assert pd.isna(row.cuped_abs_lift) and "no pre-period" in row.cuped_error_message
     assert pd.isna(row.error_message)
@@ -479,26 +482,30 @@ def test_experiment_results_without_variants_registry_falls_back_to_arm_metrics(
 
 
 def test_experiment_results_summary_for_a_binary_metric(results):
-    # 90/500 = 18.0% vs 136/520 = 26.15%: relative +45.3%. Reply is E001's only
-    # primary metric, alone in its family (issue 12): Holm leaves its p-value,
-    # and its adjusted interval is the unadjusted one. The sentence quotes the
-    # adjusted interval beside the adjusted verdict.
+    # 90/500 = 18.0% vs 136/520 = 26.15%: relative +45.3%, with Koopman's score
+    # interval of the risk ratio. Reply is E001's only primary metric, alone in
+    # its family (issue 12): Holm leaves its p-value (the pooled score test, i.e.
+    # the chi-square test without continuity correction), and its adjusted
+    # interval is the unadjusted one. The sentence quotes the adjusted interval
+    # beside the adjusted verdict.
     row = pick(results, "E001", "reply", "ai_drafted")
-    control, treatment = binary(90, 500), binary(136, 520)
-    oracle = proportion.test_proportions_2indep(
-        treatment.sum(), 520, control.sum(), 500, method="wald", compare="diff"
-    )
-    adjusted = multipletests([oracle.pvalue], method="holm")[1][0]
+    rel = (136 / 520) / 0.18 - 1
+    table = [[136, 520 - 136], [90, 500 - 90]]
+    oracle = stats.chi2_contingency(table, correction=False).pvalue
+    adjusted = multipletests([oracle], method="holm")[1][0]
     assert row.p_value_adjusted == close(adjusted) and adjusted < 0.05
     assert (row.rel_ci_low_adjusted, row.rel_ci_high_adjusted) == (
         row.rel_ci_low,
         row.rel_ci_high,
     )
-    low, high = row.rel_ci_low_adjusted, row.rel_ci_high_adjusted
+    ratio_low, ratio_high = proportion.confint_proportions_2indep(
+        136, 520, 90, 500, method="score", compare="ratio", correction=False
+    )
     expected = (
         f"Reply rate rose from 18.0% in control to 26.2% in ai_drafted "
-        f"(+45.3% relative, Holm-adjusted 95% CI {low * 100:+.1f}% to "
-        f"{high * 100:+.1f}%); significant after Holm correction "
+        f"({rel * 100:+.1f}% relative, Holm-adjusted 95% CI "
+        f"{(ratio_low - 1) * 100:+.1f}% to "
+        f"{(ratio_high - 1) * 100:+.1f}%); significant after Holm correction "
         f"(adjusted p = {adjusted:.2g})."
     )
     assert row.summary == expected
@@ -567,16 +574,20 @@ def test_experiment_results_summary_for_zero_control_mean_and_no_correction():
         {"experiment_id": ["E9"], "metric_id": ["buy"], "role": ["primary"]}
     )
     row = experiment_results(arm_metrics, experiments, metrics, links, "none").iloc[0]
-    # 12/400 = 3%; se = sqrt(0.03 * 0.97 / 400) = 0.0085294; z = 3.517;
-    # 95% CI 0.03 -/+ 1.95996 * 0.0085294 = 0.03 -/+ 0.016717 -> +1.33 to +4.67 pp.
-    # Three significant digits on 3% -> two decimals.
-    p = 2 * stats.norm.sf(0.03 / math.sqrt(0.03 * 0.97 / 400))
+    # 0/400 vs 12/400: 6 expected events per arm, so the plain pooled score test
+    # (Pearson's chi-square); Mee's score interval from statsmodels.
+    p = stats.chi2_contingency([[0, 400], [12, 388]], correction=False).pvalue
+    low, high = proportion.confint_proportions_2indep(
+        12, 400, 0, 400, method="score", compare="diff", correction=False
+    )
     assert row.p_value == close(p)
     assert pd.isna(row.rel_lift)
-    assert "relative lift undefined" in row.error_message
+    # the test ran: error_message stays null (the marts' data test requires it)
+    assert pd.isna(row.error_message)
     assert row.summary == (
         "Purchase rate rose from 0.00% in control to 3.00% in t (+3.00 pp absolute, "
-        "95% CI +1.33 pp to +4.67 pp; relative lift undefined as the control mean "
+        f"95% CI {low * 100:+.2f} pp to {high * 100:+.2f} pp; relative lift "
+        "undefined as the control mean "
         f"is 0); significant at alpha = 0.05 (p = {p:.2g})."
     )
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from oracle import Registry, unit_arrays
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.stats import proportion
 from statsmodels.stats.multitest import multipletests
 from warehouse import REPO, read_tables
@@ -65,24 +65,70 @@ def cuped_lin(y_c, x_c, y_t, x_t, alpha):
     }
 
 
+def fieller(mean_c, mean_t, v_c, v_t, q):
+    """Fieller's bounds of mean_t / mean_c - 1 (bounded case), via numpy.roots."""
+    roots = np.roots(
+        [mean_c**2 - q**2 * v_c, -2 * mean_c * mean_t, mean_t**2 - q**2 * v_t]
+    )
+    low, high = sorted(roots.real)
+    return max(low, 0.0) - 1, high - 1
+
+
+def score_bound(count_t, n_t, count_c, n_c, compare, q, shift, start, end):
+    """Root of |effect - value| - shift = q sqrt(V), V from statsmodels' score test."""
+    effect = count_t / n_t - count_c / n_c
+
+    def gap(value):
+        res = proportion.score_test_proportions_2indep(
+            count_t, n_t, count_c, n_c, value=value, compare=compare, correction=False
+        )
+        if compare == "diff":
+            numerator = abs(effect - value) - shift
+        else:
+            numerator = abs(count_t / n_t - value * count_c / n_c) - shift * (
+                1 / n_t + value / n_c
+            )
+        return numerator - q * np.sqrt(res.variance)
+
+    return optimize.brentq(gap, start, end, xtol=1e-15, rtol=1e-15)
+
+
 def expected_row(row, arrays, alpha):
     """The independent figures for one experiment_results row."""
     c = arrays[(row.experiment_id, row.control_variant, row.metric_id)]
     t = arrays[(row.experiment_id, row.variant, row.metric_id)]
     out = {"n_control": len(c["m"]), "n_treatment": len(t["m"])}
+    rel_bounds = {}
     if row.aggregation == "binary":
         count_t, count_c = t["m"].sum(), c["m"].sum()
         n_t, n_c = len(t["m"]), len(c["m"])
-        test = proportion.test_proportions_2indep(
-            count_t, n_t, count_c, n_c, method="wald", compare="diff"
-        )
-        low, high = proportion.confint_proportions_2indep(
-            count_t, n_t, count_c, n_c, method="wald", compare="diff", alpha=alpha
-        )
+        table = [[count_c, n_c - count_c], [count_t, n_t - count_t]]
+        corrected = row.method == "two_proportion_score_z_continuity_corrected"
+        p_value = stats.chi2_contingency(table, correction=corrected).pvalue
+        q = stats.norm.ppf(1 - alpha / 2)
+        d = count_t / n_t - count_c / n_c
+        h = 1 / n_c + 1 / n_t
         mean_c, mean_t = count_c / n_c, count_t / n_t
-        v_c, v_t = mean_c * (1 - mean_c) / n_c, mean_t * (1 - mean_t) / n_t
-        quantile = stats.norm.ppf(1 - alpha / 2)
-        out |= {"p_value": test.pvalue, "abs_ci_low": low, "abs_ci_high": high}
+        shift = 0.5 * h if corrected else 0.0
+        low = score_bound(
+            count_t, n_t, count_c, n_c, "diff", q, shift, max(d - 0.5, -0.999), d
+        )
+        high = score_bound(
+            count_t, n_t, count_c, n_c, "diff", q, shift, d, min(d + 0.5, 0.999)
+        )
+        ratio = mean_t / mean_c
+        ratio_shift = 0.5 if corrected else 0.0
+        rel_bounds = {
+            "rel_ci_low": score_bound(
+                count_t, n_t, count_c, n_c, "ratio", q, ratio_shift, ratio / 20, ratio
+            )
+            - 1,
+            "rel_ci_high": score_bound(
+                count_t, n_t, count_c, n_c, "ratio", q, ratio_shift, ratio, ratio * 20
+            )
+            - 1,
+        }
+        out |= {"p_value": p_value, "abs_ci_low": low, "abs_ci_high": high}
     else:
         if row.aggregation == "ratio":
             y_c, y_t = linearised(c["m"], c["d"]), linearised(t["m"], t["d"])
@@ -91,22 +137,32 @@ def expected_row(row, arrays, alpha):
         else:
             y_c, y_t = c["m"], t["m"]
             mean_c, mean_t = y_c.mean(), y_t.mean()
-        _, _, _, p_value, ci = welch(y_t, y_c, alpha)
-        v_c, v_t = np.var(y_c, ddof=1) / len(y_c), np.var(y_t, ddof=1) / len(y_t)
-        a, b = v_t / mean_c**2, mean_t**2 * v_c / mean_c**4
-        df_rel = (a + b) ** 2 / (a**2 / (len(y_t) - 1) + b**2 / (len(y_c) - 1))
-        quantile = stats.t.ppf(1 - alpha / 2, df_rel)
-        out |= {"p_value": p_value, "abs_ci_low": ci.low, "abs_ci_high": ci.high}
-    rel_se = np.sqrt(v_t / mean_c**2 + mean_t**2 * v_c / mean_c**4)
-    rel = mean_t / mean_c - 1
+        if row.method == "pooled_score_z":
+            n_c, n_t = len(y_c), len(y_t)
+            h, total = 1 / n_c + 1 / n_t, n_c + n_t
+            d = mean_t - mean_c
+            q = stats.norm.ppf(1 - alpha / 2)
+            s0 = np.var(np.concatenate([y_c, y_t]), ddof=1)
+            p_value = 2 * stats.norm.sf(abs(d) / np.sqrt(s0 * h))
+            within = np.sum((y_c - mean_c) ** 2) + np.sum((y_t - mean_t) ** 2)
+            spread = within / (total - 1 - q * q)
+            half = q * np.sqrt(spread * h)
+            out |= {"p_value": p_value, "abs_ci_low": d - half, "abs_ci_high": d + half}
+            v_c, v_t = spread / n_c, spread / n_t
+        else:
+            _, _, dof, p_value, ci = welch(y_t, y_c, alpha)
+            v_c, v_t = np.var(y_c, ddof=1) / len(y_c), np.var(y_t, ddof=1) / len(y_t)
+            q = stats.t.ppf(1 - alpha / 2, dof)
+            out |= {"p_value": p_value, "abs_ci_low": ci.low, "abs_ci_high": ci.high}
+        if mean_c**2 > q**2 * v_c:  # Fieller's set is bounded
+            low, high = fieller(mean_c, mean_t, v_c, v_t, q)
+            rel_bounds = {"rel_ci_low": low, "rel_ci_high": high}
     out |= {
         "mean_control": mean_c,
         "mean_treatment": mean_t,
         "abs_lift": mean_t - mean_c,
-        "rel_lift": rel,
-        "rel_ci_low": rel - quantile * rel_se,
-        "rel_ci_high": rel + quantile * rel_se,
-    }
+        "rel_lift": mean_t / mean_c - 1,
+    } | rel_bounds
     if not pd.isna(row.cuped_error_message):
         return out
     if row.cuped_method == "cuped_lin_welch_t":
@@ -155,11 +211,16 @@ def test_demo_experiment_results_equal_independent_tests(results_and_oracle):
     results, arrays = results_and_oracle
     tested = results[results.p_value.notna()]
     assert len(tested) >= 15
-    assert set(tested.method) == {
+    assert set(tested.method) <= {
         "welch_t",
-        "two_proportion_unpooled_z",
+        "pooled_score_z",
+        "two_proportion_score_z",
+        "two_proportion_score_z_continuity_corrected",
         "ratio_delta_welch_t",
     }
+    assert {"welch_t", "two_proportion_score_z", "ratio_delta_welch_t"} <= set(
+        tested.method
+    )
     adjusted = tested[tested.cuped_error_message.isna()]
     assert set(adjusted.cuped_method) == {
         "cuped_lin_welch_t",

@@ -23,7 +23,11 @@ DECISION_LABELS = {
 }
 METHOD_LABELS = {
     "welch_t": "Welch's t-test on unit means",
-    "two_proportion_unpooled_z": "two-proportion z-test (unpooled standard error)",
+    "pooled_score_z": "pooled-variance score z-test (few events per unit)",
+    "two_proportion_score_z": "two-proportion score z-test (pooled rate)",
+    "two_proportion_score_z_continuity_corrected": (
+        "two-proportion score z-test with Yates' continuity correction"
+    ),
     "ratio_delta_welch_t": "delta-method t-test for a ratio of sums",
 }
 

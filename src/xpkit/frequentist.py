@@ -9,8 +9,8 @@ Method strings (the ``method`` column of ``experiment_results``):
 
 - ``welch_t``: Welch's t-test, Welch-Satterthwaite degrees of freedom.
 - ``pooled_score_z``: the null-restricted (pooled-variance) score z-test of a
-  difference in means, used for count and sum metrics at low effective counts
-  (see ``POOLED_SCORE_MAX_EFFECTIVE_UNITS``) where Welch is oversized.
+  difference in means, used for count and sum metrics with a sparse arm (few
+  effective units, see ``_is_sparse``) where Welch is oversized.
 - ``two_proportion_score_z``: pooled score z-test for binary metrics, with the
   Miettinen-Nurminen (Mee) score interval of the difference and the Koopman
   score interval of the risk ratio.
@@ -62,6 +62,7 @@ __all__ = [
     "METHOD_TWO_PROPORTION_CORRECTED",
     "METHOD_UNKNOWN",
     "METHOD_WELCH",
+    "POOLED_SCORE_MAX_EFFECTIVE_SHARE",
     "POOLED_SCORE_MAX_EFFECTIVE_UNITS",
     "SCORE_CORRECTION_MIN_EXPECTED",
     "SCORE_CORRECTION_MIN_UNITS",
@@ -102,12 +103,18 @@ _PROPORTION_METHODS = (METHOD_TWO_PROPORTION, METHOD_TWO_PROPORTION_CORRECTED)
 # stays within alpha + 0.5 pp on the whole grid.
 SCORE_CORRECTION_MIN_UNITS = 200
 SCORE_CORRECTION_MIN_EXPECTED = 5.0
-# Count and sum metrics use the pooled score test when either arm's effective
-# number of units (sum m)**2 / sum m**2 (about the number of units with an
-# event for a rare count) is below this; Welch above it. Seeded simulations
-# (tests/python/test_binary_calibration.py) show Welch rejecting 14% at nominal
-# 5% for a 1% Poisson count with a 200/1800 split.
+# Count and sum metrics use the pooled score test when either arm is sparse:
+# its effective number of units (sum m)**2 / sum m**2 (about the number of
+# units with an event for a rare count) is below POOLED_SCORE_MAX_EFFECTIVE_UNITS
+# and below POOLED_SCORE_MAX_EFFECTIVE_SHARE of its units (a coefficient of
+# variation above 1: mostly zeros, or a long right tail). Welch elsewhere.
+# Seeded simulations (tests/python/test_binary_calibration.py) show Welch
+# rejecting 14% at nominal 5% for a 1% Poisson count with a 200/1800 split, and
+# the pooled test rejecting 36% for a dense metric in a 90/10 split whose small
+# arm has 3x the spread (the Behrens-Fisher problem): the share condition keeps
+# dense metrics, however few their units, on Welch.
 POOLED_SCORE_MAX_EFFECTIVE_UNITS = 200.0
+POOLED_SCORE_MAX_EFFECTIVE_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,12 +594,20 @@ def _effective_units(statistic: Statistic) -> float | None:
     return 0.0 if second <= 0 else n * mean * mean / second
 
 
+def _is_sparse(statistic: Statistic) -> bool:
+    """True when the arm's effective units are few, both absolutely and relatively."""
+    units = _effective_units(statistic)
+    return units is not None and (
+        units < POOLED_SCORE_MAX_EFFECTIVE_UNITS
+        and units < POOLED_SCORE_MAX_EFFECTIVE_SHARE * statistic.n
+    )
+
+
 def _mean_method(control: Statistic | None, treatment: Statistic | None) -> str:
-    """``pooled_score_z`` when either arm has few effective units, else Welch."""
+    """``pooled_score_z`` when either arm is sparse (``_is_sparse``), else Welch."""
     if control is None or treatment is None:
         return METHOD_WELCH
-    units = [_effective_units(arm) for arm in (control, treatment)]
-    if any(u is not None and u < POOLED_SCORE_MAX_EFFECTIVE_UNITS for u in units):
+    if _is_sparse(control) or _is_sparse(treatment):
         return METHOD_POOLED_SCORE
     return METHOD_WELCH
 
@@ -608,7 +623,8 @@ def mean_difference_p_values(
     """Vectorised p-values of ``compare`` for count and sum metrics.
 
     ``pooled_score_z`` where either arm's ``sum**2 / sum_squares`` is below
-    ``POOLED_SCORE_MAX_EFFECTIVE_UNITS``, Welch's t-test elsewhere (see
+    ``POOLED_SCORE_MAX_EFFECTIVE_UNITS`` and below
+    ``POOLED_SCORE_MAX_EFFECTIVE_SHARE`` of its units, Welch's t-test elsewhere (see
     ``pooled_score_test`` and ``welch_t_test``).
 
     Returns:
@@ -636,7 +652,10 @@ def mean_difference_p_values(
         p_score = 2 * stats.norm.sf(score)
         units_c = np.where(q_c > 0, s_c * s_c / q_c, 0.0)
         units_t = np.where(q_t > 0, s_t * s_t / q_t, 0.0)
-    pooled = np.minimum(units_c, units_t) < POOLED_SCORE_MAX_EFFECTIVE_UNITS
+    limit, share = POOLED_SCORE_MAX_EFFECTIVE_UNITS, POOLED_SCORE_MAX_EFFECTIVE_SHARE
+    pooled = ((units_c < limit) & (units_c < share * n_c)) | (
+        (units_t < limit) & (units_t < share * n_t)
+    )
     within = ss_c + ss_t
     p = np.where(pooled, p_score, p_welch)
     p = np.where((within > 0) & (n_c >= 2) & (n_t >= 2), p, np.nan)
@@ -759,7 +778,7 @@ def _compare_unguarded(
         pooled = (control.sum + treatment.sum) / (control.n + treatment.n)
         std_error = math.sqrt(pooled * (1 - pooled) * (1 / control.n + 1 / treatment.n))
         statistic, p_value, dof = z, p, None
-        quantile = stats.norm.ppf(1 - alpha / 2)
+        quantile = stats.norm.isf(alpha / 2)
         (abs_low, abs_high), ratio_bounds = _score_bounds(
             control, treatment, quantile, corrected, p_value < alpha
         )
@@ -782,7 +801,7 @@ def _compare_unguarded(
         statistic = abs_lift / std_error
         dof = None
         p_value = 2 * stats.norm.sf(abs(statistic))
-        quantile = stats.norm.ppf(1 - alpha / 2)
+        quantile = stats.norm.isf(alpha / 2)
         # Inverting the same statistic at D: (d - D)**2 (N - 1 - q**2) <= q**2 h W.
         room = total_n - 1 - quantile * quantile
         if room > 0:
@@ -809,7 +828,7 @@ def _compare_unguarded(
         statistic = abs_lift / std_error
         dof = _satterthwaite(v_t, v_c, treatment.n - 1, control.n - 1)
         p_value = 2 * stats.t.sf(abs(statistic), dof)
-        quantile = stats.t.ppf(1 - alpha / 2, dof)
+        quantile = stats.t.isf(alpha / 2, dof)
         abs_low = abs_lift - quantile * std_error
         abs_high = abs_lift + quantile * std_error
         required += ["abs_ci_low", "abs_ci_high", "degrees_of_freedom"]
@@ -843,7 +862,7 @@ def _compare_unguarded(
             rel_se = math.sqrt(a + b)
             if dof is not None:
                 rel_dof = _satterthwaite(a, b, treatment.n - 1, control.n - 1)
-                rel_quantile = stats.t.ppf(1 - alpha / 2, rel_dof)
+                rel_quantile = stats.t.isf(alpha / 2, rel_dof)
             else:
                 rel_quantile = quantile
             figures |= {
@@ -919,8 +938,9 @@ def mean_difference_test(
 ) -> ComparisonResult:
     """The default test of a count or sum metric (as ``compare`` runs it).
 
-    ``pooled_score_test`` when either arm's effective number of units
-    ``(sum m)**2 / sum m**2`` is below ``POOLED_SCORE_MAX_EFFECTIVE_UNITS``,
+    ``pooled_score_test`` when either arm is sparse: its effective number of
+    units ``(sum m)**2 / sum m**2`` is below ``POOLED_SCORE_MAX_EFFECTIVE_UNITS``
+    and below ``POOLED_SCORE_MAX_EFFECTIVE_SHARE`` of its units;
     ``welch_t_test`` otherwise.
 
     Args:

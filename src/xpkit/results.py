@@ -105,6 +105,7 @@ RESULT_COLUMNS: dict[str, str] = {
     "correction_family": "string",
     "guardrail_status": "string",
     "guardrail_bound": "Float64",
+    "interval_error_message": "string",
 }
 
 # How rows are grouped into multiple-testing families (var correction_families):
@@ -354,6 +355,7 @@ def _figures(result: ComparisonResult) -> dict[str, Any]:
         "degrees_of_freedom": result.degrees_of_freedom,
         "rel_std_error": result.rel_std_error,
         "error_message": result.error_message,
+        "interval_error_message": result.interval_error_message,
     }
     if cuped is not None:
         row |= {

@@ -509,7 +509,13 @@ def _metric_series(
                     "sequential_tuning_units": float(config.tuning_units),
                     "aggregation": aggregation,
                     "error_message": "; ".join(
-                        m for m in (result.error_message, shown[4]) if m
+                        m
+                        for m in (
+                            result.error_message,
+                            result.interval_error_message,
+                            shown[4],
+                        )
+                        if m
                     )
                     or None,
                 }

@@ -224,3 +224,38 @@ def test_count_test_size_by_simulation():
     for size, name, n_c, n_t, before, share in sorted(rows, reverse=True):
         print(f"  {size:.4f}  {name} {n_c}/{n_t}  (Welch {before:.4f}, {share:.0%})")
     assert max(row[0] for row in rows) <= 0.05 + TOLERANCE
+
+
+# Dense metrics in unequal splits whose arms differ in spread (the same mean):
+# a pooled variance is wrong there (Behrens-Fisher), so these must stay on
+# Welch however few units the small arm has. Normal values, (mean, sd) per arm.
+DENSE_CELLS = [
+    ((10.0, 1.0), 180, (10.0, 3.0), 20),
+    ((10.0, 1.0), 450, (10.0, 3.0), 50),
+    ((10.0, 1.0), 900, (10.0, 3.0), 100),
+    ((10.0, 3.0), 900, (10.0, 1.0), 100),
+    ((10.0, 1.0), 30, (10.0, 3.0), 30),
+]
+
+
+def test_dense_metrics_with_unequal_spread_stay_calibrated():
+    rng = np.random.default_rng(2025)
+    runs = 20_000  # Monte Carlo sd of a 5% size: 0.0015
+    rows = []
+    for (mean_c, sd_c), n_c, (mean_t, sd_t), n_t in DENSE_CELLS:
+        c = rng.normal(mean_c, sd_c, size=(runs, n_c))
+        t = rng.normal(mean_t, sd_t, size=(runs, n_t))
+        sums = (c.sum(1), (c * c).sum(1), t.sum(1), (t * t).sum(1))
+        p_value, pooled = mean_difference_p_values(
+            n_c, sums[0], sums[1], n_t, sums[2], sums[3]
+        )
+        assert not pooled.any()  # dense: Welch, never the pooled variance
+        # the Welch p-value, from scipy on the raw values of a few runs
+        for i in range(5):
+            welch = stats.ttest_ind(t[i], c[i], equal_var=False).pvalue
+            assert p_value[i] == pytest.approx(welch, rel=1e-9)
+        rows.append((np.mean(p_value < 0.05), n_c, sd_c, n_t, sd_t))
+    print("\ndense metrics, unequal spread, nominal 5% (size, control, treatment)")
+    for size, n_c, sd_c, n_t, sd_t in sorted(rows, reverse=True):
+        print(f"  {size:.4f}  {n_c} units sd {sd_c:g} / {n_t} units sd {sd_t:g}")
+    assert max(row[0] for row in rows) <= 0.05 + TOLERANCE

@@ -414,12 +414,15 @@ def test_ratio_cuped_equals_cuped_when_every_denominator_is_one():
 
 
 def test_compare_dispatches_by_statistic_kind():
-    # Welch needs at least 200 effective units (sum m)**2 / sum m**2 per arm.
+    # Welch unless an arm is sparse: (sum m)**2 / sum m**2 < 200 and < n / 2.
     rng = np.random.default_rng(20)
     a, b = rng.normal(10, 1, size=500), rng.normal(10, 1, size=600)
     m, d = np.abs(a) + 1, np.ones(500)
     assert compare(mean_stat(a), mean_stat(b)).method == "welch_t"
-    assert compare(mean_stat(a[:150]), mean_stat(b)).method == "pooled_score_z"
+    # few units but dense (coefficient of variation 0.1): Welch
+    assert compare(mean_stat(a[:30]), mean_stat(b)).method == "welch_t"
+    sparse = (rng.random(300) < 0.05).astype(float) * 3  # 5% of units, value 3
+    assert compare(mean_stat(sparse), mean_stat(b)).method == "pooled_score_z"
     assert compare(prop_stat(a > 10), prop_stat(b > 10)).method == (
         "two_proportion_score_z"
     )

@@ -1,5 +1,7 @@
 """Result marts built from arm_metrics rows that numpy computes from raw arrays."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest

@@ -600,7 +600,7 @@ def _bayesian(row: Mapping[str, Any], prior: Prior) -> dict[str, Any]:
         prior,
         alpha if alpha is not None else DEFAULT_ALPHA,
         row.get("desired_direction"),
-        reason=row.get("error_message"),
+        reason=row.get("error_message") or row.get("interval_error_message"),
     )
     return {
         "posterior_rel_lift": result.posterior_mean,

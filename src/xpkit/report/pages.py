@@ -802,8 +802,10 @@ class ReportBuilder:
                 if methods
                 else "none computed yet"
             )
-            + f". Two-sided at alpha = {alpha:g}; every interval uses the same "
-            "standard error as its p-value. Relative lifts use the delta method.",
+            + f". Two-sided at alpha = {alpha:g}; every interval inverts the "
+            "statistic of its p-value, so it excludes 0 exactly when the test "
+            "rejects. Relative lifts use Fieller's interval (the score interval "
+            "of the risk ratio for rates).",
             f"Multiple testing: {CORRECTION_NAMES.get(correction, correction)} "
             + (
                 "correction within the experiment, separately in each family of "

@@ -5,7 +5,7 @@ registry, and calls xpkit.results.experiment_results."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.bayesian import Prior
+    from xpkit.stats.bayesian import Prior
     from xpkit.results import experiment_results
 
     return experiment_results(

@@ -5,7 +5,7 @@ Thin: reads arm_metrics_by_segment and the registry, calls xpkit."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.bayesian import Prior
+    from xpkit.stats.bayesian import Prior
     from xpkit.results import segment_results
 
     return segment_results(

@@ -17,16 +17,16 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from xpkit.bayesian import Prior, relative_lift_posterior
-from xpkit.corrections import CORRECTIONS, adjust_p_values
-from xpkit.frequentist import (
+from xpkit.stats.bayesian import Prior, relative_lift_posterior
+from xpkit.stats.corrections import CORRECTIONS, adjust_p_values
+from xpkit.stats.frequentist import (
     METHOD_UNKNOWN,
     ComparisonConfig,
     ComparisonResult,
     compare,
 )
-from xpkit.srm import SRM_THRESHOLD, srm_test
-from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS, from_row
+from xpkit.stats.srm import SRM_THRESHOLD, srm_test
+from xpkit.stats.statistics import SUFFICIENT_STATISTIC_COLUMNS, from_row
 
 __all__ = [
     "BALANCE_COLUMNS",
@@ -592,7 +592,7 @@ def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _bayesian(row: Mapping[str, Any], prior: Prior) -> dict[str, Any]:
-    """The posterior columns of a result row (see ``xpkit.bayesian``)."""
+    """The posterior columns of a result row (see ``xpkit.stats.bayesian``)."""
     alpha = row.get("alpha")
     result = relative_lift_posterior(
         row.get("rel_lift"),

@@ -1,4 +1,4 @@
-"""xpkit.hte on simulated experiments with a known heterogeneous effect, and its
+"""xpkit.stats.hte on simulated experiments with a known heterogeneous effect, and its
 uplift curve and cohort cells against hand calculations on tiny tables."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xpkit import hte
+from xpkit.stats import hte
 
 SEGMENTS = ("casual", "regular", "vip")
 

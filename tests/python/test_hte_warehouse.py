@@ -13,7 +13,7 @@ import pytest
 from oracle import Registry, _base_values, assignments, usable_events, usable_exposures
 from warehouse import REPO, read_tables
 
-from xpkit import hte
+from xpkit.stats import hte
 
 pytestmark = pytest.mark.warehouse
 MIN_UNITS = 10  # var min_segment_units

@@ -1,4 +1,4 @@
-"""Sequential inference (xpkit.sequential): the mixture boundary against a direct
+"""Sequential inference (xpkit.stats.sequential): the mixture boundary against a direct
 numerical integration, the A/A peeking simulation (always-valid vs the naive
 daily t-test), and the daily_results frame against scipy on raw arrays."""
 
@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from scipy import integrate, optimize, stats
 
-from xpkit.frequentist import ComparisonResult
-from xpkit.sequential import (
+from xpkit.stats.frequentist import ComparisonResult
+from xpkit.stats.sequential import (
     DAILY_RESULT_COLUMNS,
     SequentialConfig,
     always_valid_p_value,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from xpkit.frequentist import ComparisonConfig, ComparisonResult, compare
-from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS, from_row
+from xpkit.stats.frequentist import ComparisonConfig, ComparisonResult, compare
+from xpkit.stats.statistics import SUFFICIENT_STATISTIC_COLUMNS, from_row
 
 __all__ = ["CumulativePoint", "SUM_COLUMNS", "cumulative_lift"]
 

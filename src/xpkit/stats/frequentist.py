@@ -1,6 +1,6 @@
 """Frequentist comparisons of a treatment arm against its control arm.
 
-Every comparison takes two per-arm statistics (see ``xpkit.statistics``) and a
+Every comparison takes two per-arm statistics (see ``xpkit.stats.statistics``) and a
 config, and returns a frozen result. Degenerate input never raises: the figures
 that cannot be computed are None and ``error_message`` says why. No figure is
 ever NaN or infinite.
@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import stats
 
-from xpkit.statistics import (
+from xpkit.stats.statistics import (
     RELATIVE_ZERO,
     Proportion,
     Ratio,

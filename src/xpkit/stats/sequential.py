@@ -42,9 +42,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xpkit.frequentist import METHOD_UNKNOWN, ComparisonConfig, ComparisonResult
-from xpkit.frequentist import compare as fixed_horizon_compare
-from xpkit.statistics import (
+from xpkit.stats.frequentist import METHOD_UNKNOWN, ComparisonConfig, ComparisonResult
+from xpkit.stats.frequentist import compare as fixed_horizon_compare
+from xpkit.stats.statistics import (
     SHIFTED_SUM_COLUMNS,
     SUFFICIENT_STATISTIC_COLUMNS,
     Proportion,

@@ -6,7 +6,7 @@ registry, calls xpkit.stats.iv."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.stats.iv import compliance_results
+    from xpkit.marts.compliance_results import compliance_results
 
     return compliance_results(
         dbt.ref("arm_metrics_by_compliance").to_arrow_table().to_pandas(),

@@ -5,7 +5,7 @@ arm_metrics_daily and the registry, calls xpkit.stats.sequential.daily_results."
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.stats.sequential import daily_results, experiment_list
+    from xpkit.marts.daily_results import daily_results, experiment_list
 
     return daily_results(
         dbt.ref("arm_metrics_daily").to_arrow_table().to_pandas(),

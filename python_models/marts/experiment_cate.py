@@ -9,7 +9,7 @@ Thin: reads that experiment's unit rows built in SQL and calls xpkit.stats.hte.
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.stats.hte import experiment_cate
+    from xpkit.marts.experiment_cate import experiment_cate
 
     units = dbt.ref("int_cate_units").to_arrow_table().to_pandas()
     return experiment_cate(units, min_units=int(dbt.config.get("min_units")))

@@ -40,12 +40,12 @@ import pyarrow as pa
 from xpkit import load as raw_load
 from xpkit.decisions import DecisionConfig, experiment_decisions
 from xpkit.manifest import build_manifest
+from xpkit.marts.compliance_results import compliance_results
+from xpkit.marts.daily_results import daily_results, experiment_list
+from xpkit.marts.experiment_cate import experiment_cate
+from xpkit.marts.experiment_power import experiment_power
 from xpkit.results import assignment_balance, experiment_results, segment_results
 from xpkit.stats.bayesian import Prior
-from xpkit.stats.hte import experiment_cate
-from xpkit.stats.iv import compliance_results
-from xpkit.stats.power import experiment_power
-from xpkit.stats.sequential import daily_results, experiment_list
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

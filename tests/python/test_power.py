@@ -13,12 +13,11 @@ from scipy import stats
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
+from xpkit.marts.experiment_power import POWER_COLUMNS, experiment_power
 from xpkit.stats.power import (
     MIN_UNITS_PER_ARM,
-    POWER_COLUMNS,
     binary_sample_size,
     continuous_sample_size,
-    experiment_power,
     projected_days_to_target,
     sample_size,
     share_of_target,

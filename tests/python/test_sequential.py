@@ -11,13 +11,12 @@ import pandas as pd
 import pytest
 from scipy import integrate, optimize, stats
 
+from xpkit.marts.daily_results import DAILY_RESULT_COLUMNS, daily_results
 from xpkit.stats.frequentist import ComparisonResult
 from xpkit.stats.sequential import (
-    DAILY_RESULT_COLUMNS,
     SequentialConfig,
     always_valid_p_value,
     confidence_sequence_multiplier,
-    daily_results,
     log_mixture_martingale,
     mixture_rho,
     sequential_interval,

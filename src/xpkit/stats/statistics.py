@@ -1,9 +1,11 @@
 """Per-arm sufficient statistics, mapped from rows of the ``arm_metrics`` mart.
 
 Each statistic is a frozen dataclass of sums computed in SQL, with ``mean`` and
-``variance`` properties. ``variance`` is always the unit-level sample variance
-(ddof=1); a property is ``None`` where it is undefined (no units, or fewer than
-two units for a variance), never NaN.
+``variance`` properties. Statistics add: ``a + b`` is the statistic of the
+union of two disjoint sets of units (daily rows -> cumulative arm, segments ->
+the rest of an arm), and ``sum(statistics)`` works. ``variance`` is always the
+unit-level sample variance (ddof=1); a property is ``None`` where it is
+undefined (no units, or fewer than two units for a variance), never NaN.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
+
+from xpkit.stats.numbers import is_missing
 
 __all__ = [
     "SUFFICIENT_STATISTIC_COLUMNS",
@@ -28,6 +32,7 @@ __all__ = [
     "from_row",
     "rounding_tolerance",
     "statistic_problems",
+    "unadjusted_from_row",
 ]
 
 
@@ -103,6 +108,34 @@ def _all_present(*values: float | None) -> bool:
 
 # The sum columns of the arm_metrics family (the SQL/Python boundary), in
 # contract order; the ratio ones are null for non-ratio metrics.
+def _added(left: Any, right: Any) -> Any:
+    """The statistic of the units of ``left`` and ``right`` together.
+
+    Every sum adds field by field (nested statistics too). An optional
+    shifted sum is kept only when both sides have it: shifted sums add
+    because the marts use one shift per experiment x metric for every row. A
+    statistic without units is the identity, whatever its optional sums.
+    """
+    if type(left) is not type(right):
+        return NotImplemented
+    if right.n == 0:
+        return left
+    if left.n == 0:
+        return right
+    values = []
+    for field in fields(left):
+        a, b = getattr(left, field.name), getattr(right, field.name)
+        values.append(None if a is None or b is None else a + b)
+    return type(left)(*values)
+
+
+def _radded(right: Any, left: Any) -> Any:
+    """``0 + statistic``, so that ``sum()`` of statistics starts from 0."""
+    if isinstance(left, int) and not isinstance(left, bool) and left == 0:
+        return right
+    return NotImplemented
+
+
 RAW_SUM_COLUMNS = (
     "metric_sum",
     "metric_sum_squares",
@@ -157,6 +190,9 @@ class SampleMean:
     shifted_sum: float | None = None
     shifted_sum_squares: float | None = None
 
+    __add__ = _added
+    __radd__ = _radded
+
     @property
     def is_shifted(self) -> bool:
         """True when the spread is computed from the shifted sums."""
@@ -194,6 +230,9 @@ class Proportion:
 
     n: int
     sum: float
+
+    __add__ = _added
+    __radd__ = _radded
 
     @property
     def sum_squares(self) -> float:
@@ -251,6 +290,9 @@ class Ratio:
     denominator_shifted_sum: float | None = None
     denominator_shifted_sum_squares: float | None = None
     numerator_denominator_shifted_sum_product: float | None = None
+
+    __add__ = _added
+    __radd__ = _radded
 
     @property
     def is_shifted(self) -> bool:
@@ -359,6 +401,9 @@ class RegressionAdjusted:
     post_pre_sum_product: float
     post_pre_shifted_sum_product: float | None = None
 
+    __add__ = _added
+    __radd__ = _radded
+
     def __post_init__(self) -> None:
         """Check both periods describe the same units."""
         if self.post.n != self.pre.n:
@@ -437,6 +482,9 @@ class RegressionAdjustedRatio:
     numerator_covariate_denominator_shifted_sum_product: float | None = None
     denominator_covariate_shifted_sum_product: float | None = None
     denominator_covariate_denominator_shifted_sum_product: float | None = None
+
+    __add__ = _added
+    __radd__ = _radded
 
     def __post_init__(self) -> None:
         """Check both periods describe the same units."""
@@ -548,20 +596,10 @@ _RATIO_COVARIATE_COLUMNS = (
 )
 
 
-def _is_missing(value: Any) -> bool:
-    """True for None, NaN and pandas NA."""
-    if value is None:
-        return True
-    try:
-        return bool(value != value)  # NaN and pd.NA
-    except TypeError:
-        return True
-
-
 def _number(row: Mapping[str, Any], column: str, n: int) -> float:
     """A sum column as float; a null sum is 0 only for an arm with no units."""
     value = row.get(column)
-    if _is_missing(value):
+    if is_missing(value):
         if n == 0:
             return 0.0
         raise ValueError(f"arm_metrics column {column!r} is null for an arm with units")
@@ -576,7 +614,7 @@ def _shifted(row: Mapping[str, Any], columns: tuple[str, ...]) -> list[float | N
     values = []
     for column in columns:
         value = row.get(f"{column}_shifted")
-        if _is_missing(value):
+        if is_missing(value):
             return [None] * len(columns)
         number = float(value)
         if not math.isfinite(number):
@@ -610,11 +648,11 @@ def from_row(row: Mapping[str, Any]) -> Statistic:
     """
     aggregation = row.get("aggregation")
     raw_n = row.get("n_units")
-    if _is_missing(raw_n) or float(raw_n) < 0 or float(raw_n) != int(float(raw_n)):
+    if is_missing(raw_n) or float(raw_n) < 0 or float(raw_n) != int(float(raw_n)):
         raise ValueError("arm_metrics column 'n_units' must be a non-negative integer")
     n = int(float(raw_n))
     has_covariate = row.get("has_covariate")
-    has_covariate = False if _is_missing(has_covariate) else bool(has_covariate)
+    has_covariate = False if is_missing(has_covariate) else bool(has_covariate)
 
     if aggregation in ("binary", "count", "sum"):
         post: SampleMean | Proportion
@@ -671,6 +709,22 @@ def from_row(row: Mapping[str, Any]) -> Statistic:
         )
 
     raise ValueError(f"unknown aggregation {aggregation!r}")
+
+
+def unadjusted_from_row(
+    row: Mapping[str, Any], aggregation: Any = None
+) -> SampleMean | Proportion | Ratio:
+    """``from_row`` without the pre-period covariate (no CUPED).
+
+    Args:
+        row: A mapping with the ``arm_metrics`` columns.
+        aggregation: The metric's aggregation when not the row's own.
+
+    Returns:
+        The statistic of the analysis window only.
+    """
+    kind = row.get("aggregation") if aggregation is None else aggregation
+    return from_row({**row, "aggregation": kind, "has_covariate": False})  # type: ignore[return-value]
 
 
 def _field_problems(statistic: Statistic) -> list[str]:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from xpkit.stats.frequentist import ComparisonResult
+from xpkit.stats.numbers import finite
 from xpkit.stats.statistics import (
     SUFFICIENT_STATISTIC_COLUMNS,
     Proportion,
@@ -156,14 +157,6 @@ def always_valid_p_value(
     return float(out) if np.ndim(out) == 0 else out
 
 
-def _finite(value: float | None) -> float | None:
-    """The value as float, or None when None, NaN or infinite."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def sequential_interval(
     result: ComparisonResult, config: SequentialConfig
 ) -> SequentialResult:
@@ -190,15 +183,15 @@ def sequential_interval(
     half = se * multiplier
     z = result.abs_lift / se
     figures: dict[str, float | None] = {
-        "abs_ci_low": _finite(result.abs_lift - half),
-        "abs_ci_high": _finite(result.abs_lift + half),
-        "p_value": _finite(always_valid_p_value(z, n, rho)),
+        "abs_ci_low": finite(result.abs_lift - half),
+        "abs_ci_high": finite(result.abs_lift + half),
+        "p_value": finite(always_valid_p_value(z, n, rho)),
     }
     errors = []
     rel_se = result.rel_std_error
     if result.rel_lift is not None and rel_se is not None and rel_se > 0:
-        figures["rel_ci_low"] = _finite(result.rel_lift - rel_se * multiplier)
-        figures["rel_ci_high"] = _finite(result.rel_lift + rel_se * multiplier)
+        figures["rel_ci_low"] = finite(result.rel_lift - rel_se * multiplier)
+        figures["rel_ci_high"] = finite(result.rel_lift + rel_se * multiplier)
     else:
         errors.append(result.error_message or "relative lift undefined")
     if any(figures[k] is None for k in ("abs_ci_low", "abs_ci_high", "p_value")):
@@ -239,7 +232,7 @@ def fieller_relative_interval(
     far = (b + math.copysign(root, b)) / a
     near = c / (a * far) if far != 0 else (b - root) / a
     low, high = sorted((far, near))
-    low, high = _finite(low - 1), _finite(high - 1)
+    low, high = finite(low - 1), finite(high - 1)
     return None if low is None or high is None else (low, high)
 
 

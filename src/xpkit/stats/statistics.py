@@ -596,7 +596,7 @@ _RATIO_COVARIATE_COLUMNS = (
 )
 
 
-def _number(row: Mapping[str, Any], column: str, n: int) -> float:
+def _sum_column(row: Mapping[str, Any], column: str, n: int) -> float:
     """A sum column as float; a null sum is 0 only for an arm with no units."""
     value = row.get(column)
     if is_missing(value):
@@ -657,14 +657,14 @@ def from_row(row: Mapping[str, Any]) -> Statistic:
     if aggregation in ("binary", "count", "sum"):
         post: SampleMean | Proportion
         if aggregation == "binary":
-            post = Proportion(n=n, sum=_number(row, "metric_sum", n))
+            post = Proportion(n=n, sum=_sum_column(row, "metric_sum", n))
         else:
-            total, squares = (_number(row, c, n) for c in _MEAN_COLUMNS)
+            total, squares = (_sum_column(row, c, n) for c in _MEAN_COLUMNS)
             shifted_total, shifted_squares = _shifted(row, _MEAN_COLUMNS)
             post = SampleMean(n, total, squares, shifted_total, shifted_squares)
         if not has_covariate:
             return post
-        x_sum, x_squares, mx = (_number(row, c, n) for c in _COVARIATE_COLUMNS)
+        x_sum, x_squares, mx = (_sum_column(row, c, n) for c in _COVARIATE_COLUMNS)
         x_shifted, x_squares_shifted, mx_shifted = _shifted(row, _COVARIATE_COLUMNS)
         return RegressionAdjusted(
             post=post,
@@ -674,8 +674,8 @@ def from_row(row: Mapping[str, Any]) -> Statistic:
         )
 
     if aggregation == "ratio":
-        m_sum, m_squares = (_number(row, c, n) for c in _MEAN_COLUMNS)
-        d_sum, d_squares, md = (_number(row, c, n) for c in _RATIO_COLUMNS)
+        m_sum, m_squares = (_sum_column(row, c, n) for c in _MEAN_COLUMNS)
+        d_sum, d_squares, md = (_sum_column(row, c, n) for c in _RATIO_COLUMNS)
         ratio = Ratio(
             n,
             m_sum,
@@ -687,9 +687,9 @@ def from_row(row: Mapping[str, Any]) -> Statistic:
         )
         if not has_covariate:
             return ratio
-        x_sum, x_squares, mx = (_number(row, c, n) for c in _COVARIATE_COLUMNS)
+        x_sum, x_squares, mx = (_sum_column(row, c, n) for c in _COVARIATE_COLUMNS)
         w_sum, w_squares, xw, mw, dx, dw = (
-            _number(row, c, n) for c in _RATIO_COVARIATE_COLUMNS
+            _sum_column(row, c, n) for c in _RATIO_COVARIATE_COLUMNS
         )
         x_s, x2_s, mx_s = _shifted(row, _COVARIATE_COLUMNS)
         w_s, w2_s, xw_s, mw_s, dx_s, dw_s = _shifted(row, _RATIO_COVARIATE_COLUMNS)

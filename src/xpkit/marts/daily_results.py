@@ -23,7 +23,7 @@ from xpkit.stats.sequential import (
     mean_variance,
     sequential_interval,
 )
-from xpkit.stats.statistics import Statistic, unadjusted_from_row
+from xpkit.stats.statistics import Statistic, accumulate, unadjusted_from_row
 
 __all__ = ["DAILY_RESULT_COLUMNS", "daily_results", "experiment_list"]
 
@@ -166,16 +166,11 @@ def _metric_series(
     out = []
     for number, current in enumerate(days, start=1):
         for variant, by_day in by_arm.items():
-            row = by_day.get(current)
-            so_far = running[variant]
-            if row is None or isinstance(so_far, str):
-                continue
-            try:
-                day = unadjusted_from_row(row, aggregation)
-            except ValueError as problem:
-                running[variant] = str(problem)
-                continue
-            running[variant] = day if so_far is None else so_far + day
+            running[variant] = accumulate(
+                running[variant],
+                by_day.get(current),
+                lambda row: unadjusted_from_row(row, aggregation),
+            )
         for variant in variants:
             result, arm_variances = _compare_arms(
                 running.get(str(control)), running[variant], config

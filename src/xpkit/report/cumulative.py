@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from xpkit.stats.frequentist import ComparisonConfig, ComparisonResult, compare
-from xpkit.stats.statistics import Statistic, from_row
+from xpkit.stats.statistics import Statistic, accumulate, from_row
 
 __all__ = ["CumulativePoint", "cumulative_lift"]
 
@@ -93,16 +93,11 @@ def cumulative_lift(
     }
     for current in days:
         for variant, by_day in rows_by_arm.items():
-            row = by_day.get(current)
-            so_far = running[variant]
-            if row is None or isinstance(so_far, str):
-                continue
-            try:
-                day = from_row({**row, **kind})
-            except ValueError as problem:
-                running[variant] = str(problem)
-                continue
-            running[variant] = day if so_far is None else so_far + day
+            running[variant] = accumulate(
+                running[variant],
+                by_day.get(current),
+                lambda row: from_row({**row, **kind}),
+            )
 
         for variant, series in points.items():
             try:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from xpkit.stats.numbers import is_missing
 
 __all__ = [
+    "accumulate",
     "SUFFICIENT_STATISTIC_COLUMNS",
     "Proportion",
     "Ratio",
@@ -725,6 +726,32 @@ def unadjusted_from_row(
     """
     kind = row.get("aggregation") if aggregation is None else aggregation
     return from_row({**row, "aggregation": kind, "has_covariate": False})  # type: ignore[return-value]
+
+
+def accumulate(
+    so_far: Statistic | str | None,
+    row: Mapping[str, Any] | None,
+    read: Callable[[Mapping[str, Any]], Statistic],
+) -> Statistic | str | None:
+    """A running statistic plus the statistic of one more row.
+
+    Args:
+        so_far: The running statistic: None before the first row, the reason
+            when an earlier row could not be read (it then stays).
+        row: The next row, or None when there is none.
+        read: Maps a row onto its statistic (``from_row`` or
+            ``unadjusted_from_row``); its ValueError becomes the reason.
+
+    Returns:
+        The new running statistic, or the reason it cannot be formed.
+    """
+    if row is None or isinstance(so_far, str):
+        return so_far
+    try:
+        statistic = read(row)
+    except ValueError as problem:
+        return str(problem)
+    return statistic if so_far is None else so_far + statistic
 
 
 def _field_problems(statistic: Statistic) -> list[str]:

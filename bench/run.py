@@ -51,7 +51,7 @@ sys.path.insert(0, str(REPO / "tests" / "python"))
 import generate  # noqa: E402
 import yaml  # noqa: E402
 
-from xpkit.statistics import RAW_SUM_COLUMNS, SHIFT_COLUMNS  # noqa: E402
+from xpkit.stats.statistics import RAW_SUM_COLUMNS, SHIFT_COLUMNS  # noqa: E402
 
 PY = sys.executable
 BIN = Path(PY).parent

@@ -1,12 +1,12 @@
 """Non-compliance results: ITT, complier effect (Wald / 2SLS), per-protocol and
 as-treated side by side, first-stage F, and the inverse-probability-of-
 eligibility weighted figures. Thin: reads arm_metrics_by_compliance and the
-registry, calls xpkit.iv."""
+registry, calls xpkit.stats.iv."""
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.iv import compliance_results
+    from xpkit.marts.compliance_results import compliance_results
 
     return compliance_results(
         dbt.ref("arm_metrics_by_compliance").to_arrow_table().to_pandas(),

@@ -1,11 +1,11 @@
 """Cumulative results by exposure day, fixed-horizon and always-valid: one row
 per experiment x metric x treatment variant x day. Thin: reads
-arm_metrics_daily and the registry, calls xpkit.sequential.daily_results."""
+arm_metrics_daily and the registry, calls xpkit.stats.sequential.daily_results."""
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.sequential import daily_results, experiment_list
+    from xpkit.marts.daily_results import daily_results, experiment_list
 
     return daily_results(
         dbt.ref("arm_metrics_daily").to_arrow_table().to_pandas(),

@@ -8,7 +8,7 @@ def model(dbt, session):
     from datetime import UTC, datetime
 
     from xpkit.decisions import DecisionConfig, experiment_decisions
-    from xpkit.sequential import experiment_list
+    from xpkit.marts.daily_results import experiment_list
 
     config = DecisionConfig(
         max_days_to_target=float(dbt.config.get("max_days_to_target")),

@@ -5,7 +5,7 @@ days to reach them. Thin: reads the marts and the registry, calls xpkit."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.power import experiment_power
+    from xpkit.marts.experiment_power import experiment_power
 
     return experiment_power(
         dbt.ref("stg_registry__experiments").to_arrow_table().to_pandas(),

@@ -5,8 +5,8 @@ registry, and calls xpkit.results.experiment_results."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.bayesian import Prior
     from xpkit.results import experiment_results
+    from xpkit.stats.bayesian import Prior
 
     return experiment_results(
         dbt.ref("arm_metrics").to_arrow_table().to_pandas(),

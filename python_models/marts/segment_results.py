@@ -5,8 +5,8 @@ Thin: reads arm_metrics_by_segment and the registry, calls xpkit."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.bayesian import Prior
     from xpkit.results import segment_results
+    from xpkit.stats.bayesian import Prior
 
     return segment_results(
         dbt.ref("arm_metrics_by_segment").to_arrow_table().to_pandas(),

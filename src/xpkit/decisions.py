@@ -37,14 +37,16 @@ metric by metric_id when several are registered):
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from xpkit.results import DEFAULT_ALPHA, _format_p, _missing, _records, _typed_frame
+from xpkit.marts.frames import clean, records, typed_frame
+from xpkit.narrative import format_p
+from xpkit.settings import DEFAULT_ALPHA
+from xpkit.stats.numbers import finite, is_missing
 
 __all__ = [
     "DECISIONS",
@@ -393,8 +395,8 @@ def _adjusted_interval(
         return row.get("rel_ci_low"), row.get("rel_ci_high"), "always-valid"
     if "rel_ci_low_adjusted" in row or "rel_ci_high_adjusted" in row:
         low, high = row.get("rel_ci_low_adjusted"), row.get("rel_ci_high_adjusted")
-        return _number(low), _number(high), "adjusted"
-    return _number(row.get("rel_ci_low")), _number(row.get("rel_ci_high")), "unadjusted"
+        return finite(low), finite(high), "adjusted"
+    return finite(row.get("rel_ci_low")), finite(row.get("rel_ci_high")), "unadjusted"
 
 
 def _interval_text(row: dict[str, Any]) -> str:
@@ -421,7 +423,7 @@ def _lift_phrase(row: dict[str, Any]) -> str:
         figures.append(interval)
     p = row.get("p_value_adjusted")
     if p is not None:
-        figures.append(f"adjusted {_format_p(p)}")
+        figures.append(f"adjusted {format_p(p)}")
     detail = f" ({'; '.join(figures)})" if figures else ""
     change = f" {_pct(abs(rel), signed=False)}" if rel else ""
     return f"{name} {verb}{change} with {row.get('variant')}{detail}"
@@ -476,10 +478,10 @@ def _guardrail_check(row: dict[str, Any], where: str) -> GuardrailCheck:
     earlier rule); inconclusive otherwise. A row whose status is missing is
     never passed: breached by the earlier rule, else inconclusive.
     """
-    tolerance = max(_number(row.get("guardrail_tolerance")) or 0.0, 0.0)
+    tolerance = max(finite(row.get("guardrail_tolerance")) or 0.0, 0.0)
     decrease = row.get("desired_direction") == "decrease"
-    rel = _number(row.get("rel_lift"))
-    low, high = _number(row.get("rel_ci_low")), _number(row.get("rel_ci_high"))
+    rel = finite(row.get("rel_lift"))
+    low, high = finite(row.get("rel_ci_low")), finite(row.get("rel_ci_high"))
     bad_end, good_end = (high, low) if decrease else (low, high)
 
     def harm(value: float) -> float:
@@ -491,9 +493,7 @@ def _guardrail_check(row: dict[str, Any], where: str) -> GuardrailCheck:
     )
     if "guardrail_status" in row:
         status = row.get("guardrail_status")
-        bound = (
-            _number(row.get("guardrail_bound")) if "guardrail_bound" in row else None
-        )
+        bound = finite(row.get("guardrail_bound")) if "guardrail_bound" in row else None
         if status not in GUARDRAIL_STATUSES:
             status = "breached" if earlier_breach else "inconclusive"
     else:
@@ -533,7 +533,7 @@ def _worse_text(row: dict[str, Any]) -> str:
         text
         for text in (
             _interval_text(row),
-            f"adjusted {_format_p(row['p_value_adjusted'])}"
+            f"adjusted {format_p(row['p_value_adjusted'])}"
             if row.get("p_value_adjusted") is not None
             else "",
         )
@@ -579,14 +579,6 @@ def _experiment_srm(rows: list[dict[str, Any]]) -> tuple[bool | None, float | No
     return flag, (min(p_values) if p_values else None)
 
 
-def _number(value: Any) -> float | None:
-    """A finite float or None."""
-    if _missing(value):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def _sequential_call(
     daily: list[dict[str, Any]],
     results: list[dict[str, Any]],
@@ -611,7 +603,7 @@ def _sequential_call(
     if not tested:
         return None
     k = len({r.get("variant") for r in last})
-    alpha = _number(tested[0].get("alpha")) or DEFAULT_ALPHA
+    alpha = finite(tested[0].get("alpha")) or DEFAULT_ALPHA
     threshold = alpha / k
     by_variant = {
         r.get("variant"): r for r in results if r.get("metric_id") == metric_id
@@ -771,11 +763,9 @@ def harm_lines(
         ``Significantly worse: ...``, ``Guardrail(s) breached: ...`` and
         ``Guardrail(s) inconclusive ...: ...`` sentences, those that apply.
     """
-    clean = [{k: (None if _missing(v) else v) for k, v in r.items()} for r in results]
-    cells = [
-        {k: (None if _missing(v) else v) for k, v in r.items()} for r in segments or []
-    ]
-    checks, segment_breaches, worse = _harm_inputs(clean, cells)
+    cleaned = [{k: clean(v) for k, v in r.items()} for r in results]
+    cells = [{k: clean(v) for k, v in r.items()} for r in segments or []]
+    checks, segment_breaches, worse = _harm_inputs(cleaned, cells)
     return _harm_list(_harms(worse, checks, segment_breaches))
 
 
@@ -806,7 +796,7 @@ def gather_evidence(
     experiment_id = experiment.get("experiment_id")
     health = health or {}
     srm_flag, srm_p_value = _experiment_srm(balance)
-    share = _number(health.get("multi_variant_share"))
+    share = finite(health.get("multi_variant_share"))
     quality = None if share is None else share <= config.max_multi_variant_share
     metric_id = sorted(primary_metric_ids)[0] if primary_metric_ids else None
     primary = _best_row(
@@ -851,7 +841,7 @@ def gather_evidence(
         srm_p_value=srm_p_value,
         multi_variant_share=share,
         data_quality_passed=quality,
-        units_analysed=int(_number(health.get("units_analysed")) or 0),
+        units_analysed=int(finite(health.get("units_analysed")) or 0),
         primary_metric_id=metric_id,
         primary_metric_name=next((str(n) for n in names if n), metric_id),
         primary=primary,
@@ -949,7 +939,7 @@ def _rule_data_quality(evidence: Evidence, config: DecisionConfig) -> Verdict | 
         p = evidence.srm_p_value
         problems.append(
             "the arm sizes do not match the allocation (sample ratio mismatch, "
-            f"{_format_p(p) if p is not None else 'p n/a'} < 0.001)"
+            f"{format_p(p) if p is not None else 'p n/a'} < 0.001)"
         )
         causes.append("the sample ratio mismatch")
     if evidence.data_quality_passed is False:
@@ -1032,7 +1022,7 @@ def _rule_below_sample(evidence: Evidence, config: DecisionConfig) -> Verdict | 
         why = (
             "Sequential mode is on, but no always-valid result is significant "
             f"(best: {call.get('variant')}, always-valid "
-            f"{_format_p(call['always_valid_p_value'])}, needs below "
+            f"{format_p(call['always_valid_p_value'])}, needs below "
             f"{call['threshold']:.3g})."
         )
     return Verdict(
@@ -1160,7 +1150,7 @@ def _rule_inconclusive(evidence: Evidence, config: DecisionConfig) -> Verdict:
         figures = (
             f"No significant effect on {name}: best variant {row.get('variant')} "
             f"{_pct(row.get('rel_lift'))} ({interval}"
-            f"adjusted {_format_p(row['p_value_adjusted'])})"
+            f"adjusted {format_p(row['p_value_adjusted'])})"
         )
     rationale = (
         f"{figures}; {_share_phrase(evidence.power)}.{_winners_sentence(evidence)}"
@@ -1282,7 +1272,7 @@ def _with_early_call_note(
     note = (
         f" Called early, {when}, on "
         f"the always-valid result (sequential mode): always-valid "
-        f"{_format_p(call['always_valid_p_value'])} < {call['threshold']:.3g}; "
+        f"{format_p(call['always_valid_p_value'])} < {call['threshold']:.3g}; "
         "the interval is the confidence sequence."
     )
     return Verdict(
@@ -1297,7 +1287,7 @@ def _grouped(frame: pd.DataFrame | None) -> dict[Any, list[dict[str, Any]]]:
     """Rows of a frame grouped by experiment_id."""
     groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     if frame is not None:
-        for row in _records(frame):
+        for row in records(frame):
             groups[row.get("experiment_id")].append(row)
     return groups
 
@@ -1335,13 +1325,13 @@ def experiment_decisions(
         per experiment, sorted by experiment_id.
     """
     config = config or DecisionConfig()
-    decided = None if _missing(decided_at) else pd.Timestamp(decided_at)
+    decided = None if is_missing(decided_at) else pd.Timestamp(decided_at)
     if decided is not None:
         if decided.tzinfo is not None:
             decided = decided.tz_convert("UTC").tz_localize(None)
         decided = decided.floor("s")
     primaries: dict[Any, list[str]] = defaultdict(list)
-    for row in _records(experiment_metrics):
+    for row in records(experiment_metrics):
         if row.get("role") == "primary":
             primaries[row.get("experiment_id")].append(row.get("metric_id"))
     results = _grouped(experiment_results)
@@ -1351,11 +1341,11 @@ def experiment_decisions(
     health = {k: v[0] for k, v in _grouped(experiment_health).items()}
     power = {
         (row.get("experiment_id"), row.get("metric_id")): row
-        for row in _records(experiment_power)
+        for row in records(experiment_power)
     }
 
     rows = []
-    for experiment in _records(experiments):
+    for experiment in records(experiments):
         experiment_id = experiment.get("experiment_id")
         metric_ids = sorted(set(primaries.get(experiment_id, [])), key=str)
         decisive = metric_ids[0] if metric_ids else None
@@ -1420,4 +1410,4 @@ def experiment_decisions(
             }
         )
     rows.sort(key=lambda r: str(r["experiment_id"]))
-    return _typed_frame(rows, DECISION_COLUMNS)
+    return typed_frame(rows, DECISION_COLUMNS)

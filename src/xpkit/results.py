@@ -17,16 +17,20 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from xpkit.bayesian import Prior, relative_lift_posterior
-from xpkit.corrections import CORRECTIONS, adjust_p_values
-from xpkit.frequentist import (
+from xpkit.marts.frames import native, records, typed_frame
+from xpkit.narrative import decimals, format_p, pct
+from xpkit.settings import DEFAULT_ALPHA
+from xpkit.stats.bayesian import Prior, relative_lift_posterior
+from xpkit.stats.corrections import CORRECTIONS, adjust_p_values
+from xpkit.stats.frequentist import (
     METHOD_UNKNOWN,
     ComparisonConfig,
     ComparisonResult,
     compare,
 )
-from xpkit.srm import SRM_THRESHOLD, srm_test
-from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS, from_row
+from xpkit.stats.numbers import is_missing
+from xpkit.stats.srm import SRM_THRESHOLD, srm_test
+from xpkit.stats.statistics import Statistic, from_row, unadjusted_from_row
 
 __all__ = [
     "BALANCE_COLUMNS",
@@ -38,7 +42,6 @@ __all__ = [
     "segment_results",
 ]
 
-DEFAULT_ALPHA = 0.05
 
 RESULT_COLUMNS: dict[str, str] = {
     "experiment_id": "string",
@@ -143,43 +146,9 @@ PLANNED_MESSAGE = "planned experiment: no data yet"
 NO_UNITS_MESSAGE = "no units exposed"
 
 
-def _missing(value: Any) -> bool:
-    """True for None, NaN and pandas NA."""
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _clean(value: Any) -> Any:
-    """The value, or None when missing (NaN, pd.NA)."""
-    return None if _missing(value) else value
-
-
-def _typed_frame(
-    rows: list[dict[str, Any]], columns: Mapping[str, str]
-) -> pd.DataFrame:
-    """A frame with exactly ``columns`` in order, each cast to its nullable dtype."""
-    data = {
-        name: pd.array([row.get(name) for row in rows], dtype=dtype)
-        for name, dtype in columns.items()
-    }
-    return pd.DataFrame(data, columns=list(columns))
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of a frame as dicts with missing values as None."""
-    return [
-        {key: _clean(value) for key, value in row.items()}
-        for row in frame.to_dict("records")
-    ]
-
-
 def _alpha(value: Any) -> tuple[float | None, str | None]:
     """The experiment's alpha (0.05 when empty), or an error."""
-    if _missing(value):
+    if is_missing(value):
         return DEFAULT_ALPHA, None
     try:
         alpha = float(value)
@@ -188,29 +157,6 @@ def _alpha(value: Any) -> tuple[float | None, str | None]:
     if not 0 < alpha < 1:
         return None, f"alpha {alpha} is outside (0, 1)"
     return alpha, None
-
-
-def _decimals(mean_control: float, mean_treatment: float) -> int:
-    """Decimals showing the larger mean to 3 and the change to 2 significant digits."""
-
-    def needed(value: float, digits: int) -> int:
-        if value == 0:
-            return 0
-        return digits - 1 - math.floor(math.log10(abs(value)))
-
-    largest = max(abs(mean_control), abs(mean_treatment))
-    change = abs(mean_treatment - mean_control)
-    return min(6, max(0, needed(largest, 3), needed(change, 2)))
-
-
-def _format_p(p: float) -> str:
-    """A p-value with two significant digits (``< 0.0001`` below that)."""
-    return "p < 0.0001" if p < 0.0001 else f"p = {p:.2g}"
-
-
-def _pct(value: float) -> str:
-    """A relative change as a signed percentage with one decimal."""
-    return f"{value * 100:+.1f}%"
 
 
 def _guardrail_clause(row: Mapping[str, Any]) -> str:
@@ -224,19 +170,19 @@ def _guardrail_clause(row: Mapping[str, Any]) -> str:
     sign = 1 if row.get("desired_direction") == "decrease" else -1
     limit = sign * tolerance + 0.0  # + 0.0: no "-0.0%"
     one_sided = f"one-sided {round((1 - alpha) * 100, 6):g}% bound"
-    against = f"the {_pct(limit)} tolerance"
+    against = f"the {pct(limit)} tolerance"
     if status == "passed" and bound is not None:
         return (
-            f"guardrail passed: at worst {_pct(bound)} ({one_sided}), within {against}"
+            f"guardrail passed: at worst {pct(bound)} ({one_sided}), within {against}"
         )
     if status == "breached" and other is not None:
         return (
-            f"guardrail breached: at best {_pct(other)} ({one_sided}), "
+            f"guardrail breached: at best {pct(other)} ({one_sided}), "
             f"worse than {against}"
         )
     if bound is not None:
         return (
-            f"guardrail inconclusive: it could be as bad as {_pct(bound)} "
+            f"guardrail inconclusive: it could be as bad as {pct(bound)} "
             f"({one_sided}), past {against}"
         )
     return f"guardrail inconclusive: no relative bound to compare with {against}"
@@ -269,12 +215,12 @@ def _verdict_sentence(row: Mapping[str, Any], correction: str) -> str:
 
     # Binary metrics print as percentages (lifts in percentage points, pp).
     scale, unit = (100, "%") if row.get("aggregation") == "binary" else (1, "")
-    decimals = _decimals(mean_c * scale, mean_t * scale)
+    places = decimals(mean_c * scale, mean_t * scale)
     if unit:
-        decimals = max(1, decimals)
+        places = max(1, places)
 
     def level(value: float, signed: bool = False) -> str:
-        return f"{value * scale:{'+' if signed else ''},.{decimals}f}{unit}"
+        return f"{value * scale:{'+' if signed else ''},.{places}f}{unit}"
 
     def lift(value: float) -> str:
         return f"{level(value, True)[:-1]} pp" if unit else level(value, True)
@@ -298,9 +244,9 @@ def _verdict_sentence(row: Mapping[str, Any], correction: str) -> str:
     rel_low, rel_high = row.get(f"rel_ci_low{suffix}"), row.get(f"rel_ci_high{suffix}")
     abs_low, abs_high = row.get(f"abs_ci_low{suffix}"), row.get(f"abs_ci_high{suffix}")
     if rel is not None and rel_low is not None and rel_high is not None:
-        sentence += f" ({_pct(rel)} relative, {ci} {_pct(rel_low)} to {_pct(rel_high)})"
+        sentence += f" ({pct(rel)} relative, {ci} {pct(rel_low)} to {pct(rel_high)})"
     elif rel is not None:
-        sentence += f" ({_pct(rel)} relative)"
+        sentence += f" ({pct(rel)} relative)"
     elif abs_low is not None and abs_high is not None:
         sentence += (
             f" ({lift(abs_lift)} absolute, {ci} {lift(abs_low)} to {lift(abs_high)};"
@@ -312,11 +258,11 @@ def _verdict_sentence(row: Mapping[str, Any], correction: str) -> str:
         return f"{sentence}; no test: {error or 'not computed'}"
     verdict = "significant" if row.get("is_significant") else "not significant"
     if correction == "none":
-        return f"{sentence}; {verdict} at alpha = {alpha:g} ({_format_p(p_adjusted)})"
+        return f"{sentence}; {verdict} at alpha = {alpha:g} ({format_p(p_adjusted)})"
     method = _CORRECTION_NAMES[correction]
     return (
         f"{sentence}; {verdict} after {method} correction "
-        f"(adjusted {_format_p(p_adjusted)})"
+        f"(adjusted {format_p(p_adjusted)})"
     )
 
 
@@ -537,7 +483,7 @@ def _adjusted_intervals(row: dict[str, Any]) -> dict[str, Any]:
 
 def _tolerance(value: Any) -> float | None:
     """A guardrail's tolerance: the registered value, 0 when empty, None if invalid."""
-    if _missing(value):
+    if is_missing(value):
         return 0.0
     try:
         tolerance = float(value)
@@ -592,7 +538,7 @@ def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _bayesian(row: Mapping[str, Any], prior: Prior) -> dict[str, Any]:
-    """The posterior columns of a result row (see ``xpkit.bayesian``)."""
+    """The posterior columns of a result row (see ``xpkit.stats.bayesian``)."""
     alpha = row.get("alpha")
     result = relative_lift_posterior(
         row.get("rel_lift"),
@@ -674,7 +620,7 @@ def experiment_results(
             f"got {correction_families!r}"
         )
     prior = prior or Prior()
-    arm_rows = _records(arm_metrics)
+    arm_rows = records(arm_metrics)
     arms: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = defaultdict(list)
     units: dict[Any, float] = defaultdict(float)
     variants_in_arms: dict[Any, list[Any]] = defaultdict(list)
@@ -688,15 +634,15 @@ def experiment_results(
             control_in_arms[experiment_id] = row.get("variant")
     registered: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     if experiment_variants is not None:
-        for row in _records(experiment_variants):
+        for row in records(experiment_variants):
             registered[row.get("experiment_id")].append(row)
-    metric_info = {row["metric_id"]: row for row in _records(metrics)}
+    metric_info = {row["metric_id"]: row for row in records(metrics)}
     metrics_by_experiment: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for row in _records(experiment_metrics):
+    for row in records(experiment_metrics):
         metrics_by_experiment[row.get("experiment_id")].append(row)
 
     rows: list[dict[str, Any]] = []
-    for experiment in _records(experiments):
+    for experiment in records(experiments):
         experiment_id = experiment.get("experiment_id")
         status = experiment.get("status")
         control = experiment.get("control_variant") or control_in_arms.get(
@@ -764,23 +710,18 @@ def experiment_results(
         row |= _guardrail(row)
         row["summary"] = _summary(row, correction)
         row |= _bayesian(row, prior)
-    return _typed_frame(rows, RESULT_COLUMNS)
+    return typed_frame(rows, RESULT_COLUMNS)
 
 
 def _shares(values: list[Any]) -> list[float | None]:
     """Each value's share of the total; None unless all are finite, >= 0, sum > 0."""
-    if any(_missing(v) for v in values):
+    if any(is_missing(v) for v in values):
         return [None] * len(values)
     numbers = [float(v) for v in values]
     total = sum(numbers)
     if not all(math.isfinite(v) and v >= 0 for v in numbers) or total <= 0:
         return [None] * len(values)
     return [v / total for v in numbers]
-
-
-def _native(value: Any) -> Any:
-    """A numpy scalar as its Python number; other values unchanged."""
-    return value.item() if hasattr(value, "item") else value
 
 
 def assignment_balance(
@@ -806,14 +747,14 @@ def assignment_balance(
     if missing:
         raise ValueError(f"counts lacks columns {sorted(missing)}")
     out = counts.reset_index(drop=True)
-    records = _records(out[["experiment_id", "units", "allocation_weight"]])
+    arms = records(out[["experiment_id", "units", "allocation_weight"]])
     groups: dict[Any, list[int]] = defaultdict(list)
-    for index, row in enumerate(records):
+    for index, row in enumerate(arms):
         groups[row["experiment_id"]].append(index)
-    added: list[dict[str, Any]] = [{} for _ in records]
+    added: list[dict[str, Any]] = [{} for _ in arms]
     for indices in groups.values():
-        units = [_native(records[i]["units"]) for i in indices]
-        weights = [_native(records[i]["allocation_weight"]) for i in indices]
+        units = [native(arms[i]["units"]) for i in indices]
+        weights = [native(arms[i]["allocation_weight"]) for i in indices]
         result = srm_test(units, weights, threshold)
         expected = _shares(weights)
         observed = _shares(units)
@@ -827,7 +768,7 @@ def assignment_balance(
                 "srm_error_message": result.error_message,
                 "srm_degrees_of_freedom": result.df,
             }
-    extra = _typed_frame(added, BALANCE_COLUMNS)
+    extra = typed_frame(added, BALANCE_COLUMNS)
     out = out.drop(columns=[c for c in BALANCE_COLUMNS if c in out.columns])
     return pd.concat([out, extra], axis=1)
 
@@ -882,22 +823,18 @@ SEGMENT_VS_REST_COLUMNS: dict[str, str] = {
     "is_heterogeneous": "boolean",
     "lift_difference_error_message": "string",
 }
-_ARM_SUMS = ("n_units", *SUFFICIENT_STATISTIC_COLUMNS)
 
 
-def _summed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """One arm's sums over several segment rows (None when there are none)."""
+def _summed(rows: list[dict[str, Any]]) -> Statistic | str | None:
+    """One arm's statistic over several segment rows (no CUPED): the sum of
+    the rows' statistics; None when there are none, the reason when a row
+    cannot be read."""
     if not rows:
         return None
-    totals: dict[str, Any] = {
-        "aggregation": rows[0].get("aggregation"),
-        "has_covariate": False,
-    }
-    for column in _ARM_SUMS:
-        values = [r.get(column) for r in rows if r.get(column) is not None]
-        totals[column] = sum(float(v) for v in values) if values else None
-    totals["n_units"] = int(totals["n_units"] or 0)
-    return totals
+    try:
+        return sum(unadjusted_from_row(row, rows[0].get("aggregation")) for row in rows)
+    except ValueError as problem:
+        return str(problem)
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -906,7 +843,7 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def _lift_and_variance(
-    control: dict[str, Any] | None, treatment: dict[str, Any] | None, where: str
+    control: Statistic | str | None, treatment: Statistic | str | None, where: str
 ) -> tuple[float, float, int, int] | str:
     """(lift, its variance, n_c, n_t) of two arms' sums, or why not.
 
@@ -914,13 +851,11 @@ def _lift_and_variance(
     variances (ddof=1; delta-method linearised values for ratios).
     """
     arms = []
-    for name, sums in (("control", control), ("treatment", treatment)):
-        if sums is None or sums["n_units"] == 0:
+    for name, statistic in (("control", control), ("treatment", treatment)):
+        if isinstance(statistic, str):
+            return f"invalid sums {where}: {statistic}"
+        if statistic is None or statistic.n == 0:
             return f"no {name} units {where}"
-        try:
-            statistic = from_row(sums)
-        except ValueError as problem:
-            return f"invalid sums {where}: {problem}"
         if statistic.n < 2:
             return f"fewer than 2 {name} units {where}"
         if statistic.mean is None or statistic.variance is None:
@@ -955,7 +890,9 @@ def _segment_vs_rest(
         ].append(row)
         dimension_values[(experiment, dimension)].add(value)
 
-    def arm(row: Mapping[str, Any], values: Any, variant: Any) -> dict[str, Any] | None:
+    def arm(
+        row: Mapping[str, Any], values: Any, variant: Any
+    ) -> Statistic | str | None:
         key = (row.get("experiment_id"), row.get("segment_dimension"))
         return _summed(
             [
@@ -1082,10 +1019,10 @@ def segment_results(
         **SEGMENT_VS_REST_COLUMNS,
     }
     if arm_metrics_by_segment.empty:
-        return _typed_frame([], columns)
+        return typed_frame([], columns)
     weights = {
         (row["experiment_id"], row["variant"]): row.get("allocation_weight")
-        for row in _records(experiment_variants)
+        for row in records(experiment_variants)
     }
     frames = []
     for (experiment_id, dimension, value), rows in arm_metrics_by_segment.groupby(
@@ -1103,7 +1040,7 @@ def segment_results(
         )
         arm_units = rows.drop_duplicates("variant")[["variant", "n_units"]]
         srm = srm_test(
-            [_native(n) for n in arm_units["n_units"]],
+            [native(n) for n in arm_units["n_units"]],
             [weights.get((experiment_id, v)) for v in arm_units["variant"]],
         )
         results.insert(0, "segment_value", value)
@@ -1128,6 +1065,6 @@ def segment_results(
                 f"No result shown: {message}; guardrail inconclusive."
             )
         frames.append(results)
-    combined = _records(pd.concat(frames, ignore_index=True))
-    _segment_vs_rest(_records(arm_metrics_by_segment), combined)
-    return _typed_frame(combined, columns)
+    combined = records(pd.concat(frames, ignore_index=True))
+    _segment_vs_rest(records(arm_metrics_by_segment), combined)
+    return typed_frame(combined, columns)

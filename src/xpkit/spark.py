@@ -38,14 +38,14 @@ import pandas as pd
 import pyarrow as pa
 
 from xpkit import load as raw_load
-from xpkit.bayesian import Prior
 from xpkit.decisions import DecisionConfig, experiment_decisions
-from xpkit.hte import experiment_cate
-from xpkit.iv import compliance_results
 from xpkit.manifest import build_manifest
-from xpkit.power import experiment_power
+from xpkit.marts.compliance_results import compliance_results
+from xpkit.marts.daily_results import daily_results, experiment_list
+from xpkit.marts.experiment_cate import experiment_cate
+from xpkit.marts.experiment_power import experiment_power
 from xpkit.results import assignment_balance, experiment_results, segment_results
-from xpkit.sequential import daily_results, experiment_list
+from xpkit.stats.bayesian import Prior
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

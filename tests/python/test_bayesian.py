@@ -1,4 +1,4 @@
-"""Bayesian read-out (xpkit.bayesian): closed forms on hand cases, Monte Carlo
+"""Bayesian read-out (xpkit.stats.bayesian): closed forms on hand cases, Monte Carlo
 checks with a fixed seed (tolerances from the Monte Carlo error), and the
 columns of experiment_results."""
 
@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from xpkit.bayesian import Prior, relative_lift_posterior
 from xpkit.results import RESULT_COLUMNS, experiment_results
+from xpkit.stats.bayesian import Prior, relative_lift_posterior
 
 # ---------------------------------------------------------------------------
 # Closed forms on hand cases

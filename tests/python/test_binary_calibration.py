@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from xpkit.frequentist import (
+from xpkit.stats.frequentist import (
     ComparisonConfig,
     compare,
     mean_difference_p_values,
     two_proportion_score_p_values,
 )
-from xpkit.statistics import Proportion, SampleMean
+from xpkit.stats.statistics import Proportion, SampleMean
 
 TOLERANCE = 0.005  # size may exceed alpha by at most 0.5 percentage points
 

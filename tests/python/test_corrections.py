@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from xpkit.corrections import adjust_p_values, benjamini_hochberg, holm
+from xpkit.stats.corrections import adjust_p_values, benjamini_hochberg, holm
 
 
 def test_holm_hand_table():

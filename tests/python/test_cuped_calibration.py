@@ -4,7 +4,7 @@ The designs are the holdouts users run: 90/10 and 95/5 splits where the small
 arm's residual spread is three times the large arm's. The per-arm sums are
 built with numpy from simulated unit-level values, exactly as ``arm_metrics``
 builds them (n, sums, sums of squares, cross products), and mapped onto the
-``xpkit.statistics`` classes; ``frequentist.cuped_test`` only ever sees sums.
+``xpkit.stats.statistics`` classes; ``frequentist.cuped_test`` only ever sees sums.
 The oracles see unit-level arrays.
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from xpkit.frequentist import ComparisonConfig, compare, cuped_test
-from xpkit.statistics import (
+from xpkit.stats.frequentist import ComparisonConfig, compare, cuped_test
+from xpkit.stats.statistics import (
     Proportion,
     Ratio,
     RegressionAdjusted,

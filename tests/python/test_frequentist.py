@@ -13,7 +13,7 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats import proportion
 
-from xpkit.frequentist import (
+from xpkit.stats.frequentist import (
     ComparisonConfig,
     ComparisonResult,
     CupedResult,
@@ -24,7 +24,7 @@ from xpkit.frequentist import (
     two_proportion_z_test,
     welch_t_test,
 )
-from xpkit.statistics import (
+from xpkit.stats.statistics import (
     Proportion,
     Ratio,
     RegressionAdjusted,

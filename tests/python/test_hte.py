@@ -1,4 +1,4 @@
-"""xpkit.hte on simulated experiments with a known heterogeneous effect, and its
+"""xpkit.stats.hte on simulated experiments with a known heterogeneous effect, and its
 uplift curve and cohort cells against hand calculations on tiny tables."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xpkit import hte
+from xpkit.marts import experiment_cate as cate_mart
+from xpkit.stats import hte
 
 SEGMENTS = ("casual", "regular", "vip")
 
@@ -57,7 +58,9 @@ def simulate(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
 @pytest.fixture(scope="module")
 def fitted():
     frame, tau = simulate(12_000, seed=7)
-    features = hte.design_matrix(frame, hte.NUMERIC_FEATURES, hte.CATEGORICAL_FEATURES)
+    features = hte.design_matrix(
+        frame, cate_mart.NUMERIC_FEATURES, cate_mart.CATEGORICAL_FEATURES
+    )
     estimates = hte.fit_meta_learners(
         features, frame.treated.to_numpy(), frame.outcome.to_numpy(), random_state=0
     )
@@ -196,7 +199,7 @@ def test_design_matrix_one_hot_and_missing_columns():
 
 def test_experiment_cate_outputs_heatmap_and_roi_rows():
     frame, _ = simulate(6000, seed=3)
-    out = hte.experiment_cate(frame, min_units=10)
+    out = cate_mart.experiment_cate(frame, min_units=10)
     assert out.error_message.isna().all()
     heat = out[out.output == "heatmap"]
     roi = out[out.output == "roi_curve"]
@@ -215,11 +218,11 @@ def test_experiment_cate_outputs_heatmap_and_roi_rows():
 
 
 def test_experiment_cate_explains_why_it_cannot_run():
-    empty = hte.experiment_cate(pd.DataFrame())
+    empty = cate_mart.experiment_cate(pd.DataFrame())
     assert len(empty) == 1
     assert "cate_experiment_id" in empty.error_message.iloc[0]
     frame, _ = simulate(200, seed=1)
-    bare = frame.drop(columns=list(hte.NUMERIC_FEATURES) + ["segment"])
+    bare = frame.drop(columns=list(cate_mart.NUMERIC_FEATURES) + ["segment"])
     bare["segment"] = None
-    out = hte.experiment_cate(bare)
+    out = cate_mart.experiment_cate(bare)
     assert "none of the features" in out.error_message.iloc[0]

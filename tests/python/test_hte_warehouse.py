@@ -13,7 +13,8 @@ import pytest
 from oracle import Registry, _base_values, assignments, usable_events, usable_exposures
 from warehouse import REPO, read_tables
 
-from xpkit import hte
+from xpkit.marts import experiment_cate as cate_mart
+from xpkit.stats import hte
 
 pytestmark = pytest.mark.warehouse
 MIN_UNITS = 10  # var min_segment_units
@@ -212,7 +213,9 @@ def test_demo_cate_cells_and_roi_equal_pandas_oracle(cohort_data):
 
 def test_demo_cate_model_is_the_package_on_its_unit_rows(cohort_data):
     tables, _ = cohort_data
-    again = hte.experiment_cate(tables["intermediate.int_cate_units"], min_units=10)
+    again = cate_mart.experiment_cate(
+        tables["intermediate.int_cate_units"], min_units=10
+    )
     built = tables["marts.experiment_cate"]
     keys = ["output", "learner", "segment", "activity_bin", "budget_share"]
     a = again.sort_values(keys).reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""xpkit.iv against statsmodels 2SLS on unit-level arrays, and on simulations."""
+"""xpkit.stats.iv against statsmodels 2SLS on unit-level arrays, and on simulations."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.sandbox.regression.gmm import IV2SLS, IVGMM
 
-from xpkit.iv import (
+from xpkit.marts.compliance_results import (
     COMPLIANCE_COLUMNS,
     RATIO_SKIPPED,
+    compliance_results,
+)
+from xpkit.stats.iv import (
     ComplianceCell,
     compliance_estimates,
-    compliance_results,
     weighted_compliance_estimates,
 )
 

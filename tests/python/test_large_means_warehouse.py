@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 from warehouse import copy_project, load_and_build, read_tables
 
-from xpkit.statistics import from_row
+from xpkit.stats.statistics import from_row
 
 pytestmark = pytest.mark.warehouse
 

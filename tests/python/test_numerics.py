@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from xpkit.frequentist import compare
-from xpkit.statistics import (
+from xpkit.stats.frequentist import compare
+from xpkit.stats.statistics import (
     Proportion,
     Ratio,
     RegressionAdjusted,

@@ -1,4 +1,4 @@
-"""Power and sample size (xpkit.power) against statsmodels called directly, a
+"""Power and sample size (xpkit.stats.power) against statsmodels called directly, a
 hand calculation with normal quantiles, scipy's noncentral t, and numpy on
 raw unit-level arrays for the delta-method standard deviation of a ratio."""
 
@@ -13,17 +13,16 @@ from scipy import stats
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from xpkit.power import (
+from xpkit.marts.experiment_power import POWER_COLUMNS, experiment_power
+from xpkit.stats.power import (
     MIN_UNITS_PER_ARM,
-    POWER_COLUMNS,
     binary_sample_size,
     continuous_sample_size,
-    experiment_power,
     projected_days_to_target,
     sample_size,
     share_of_target,
 )
-from xpkit.statistics import Ratio
+from xpkit.stats.statistics import Ratio
 
 Z_975 = 1.959963984540054  # z_{1 - 0.05/2}
 Z_80 = 0.8416212335729143  # z_{0.8}

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from xpkit.frequentist import ComparisonConfig, compare, welch_t_test
-from xpkit.statistics import Proportion, Ratio, SampleMean
+from xpkit.stats.frequentist import ComparisonConfig, compare, welch_t_test
+from xpkit.stats.statistics import Proportion, Ratio, SampleMean
 
 
 def excludes_zero(low, high) -> bool:

@@ -1,4 +1,4 @@
-"""Sequential inference (xpkit.sequential): the mixture boundary against a direct
+"""Sequential inference (xpkit.stats.sequential): the mixture boundary against a direct
 numerical integration, the A/A peeking simulation (always-valid vs the naive
 daily t-test), and the daily_results frame against scipy on raw arrays."""
 
@@ -11,13 +11,12 @@ import pandas as pd
 import pytest
 from scipy import integrate, optimize, stats
 
-from xpkit.frequentist import ComparisonResult
-from xpkit.sequential import (
-    DAILY_RESULT_COLUMNS,
+from xpkit.marts.daily_results import DAILY_RESULT_COLUMNS, daily_results
+from xpkit.stats.frequentist import ComparisonResult
+from xpkit.stats.sequential import (
     SequentialConfig,
     always_valid_p_value,
     confidence_sequence_multiplier,
-    daily_results,
     log_mixture_martingale,
     mixture_rho,
     sequential_interval,

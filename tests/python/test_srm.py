@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from xpkit.srm import srm_test
+from xpkit.stats.srm import srm_test
 
 
 def test_srm_hand_table():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from xpkit.statistics import (
+from xpkit.stats.statistics import (
     Proportion,
     Ratio,
     RegressionAdjusted,

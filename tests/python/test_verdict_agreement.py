@@ -23,8 +23,9 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from xpkit.marts.daily_results import daily_results
 from xpkit.results import experiment_results, segment_results
-from xpkit.sequential import daily_results, fieller_relative_interval
+from xpkit.stats.sequential import fieller_relative_interval
 
 NEAR = 1e-12  # p-values this close to alpha are not judged
 

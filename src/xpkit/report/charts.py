@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from xml.sax.saxutils import escape, quoteattr
+
+from xpkit.stats.numbers import finite
 
 __all__ = [
     "BalanceBar",
@@ -51,17 +52,6 @@ SERIES_COLOURS = ("#0969da", "#8250df", "#bf3989", "#bc4c00", "#1a7f37", "#57606
 EXPECTED_COLOUR = "#afb8c1"
 OBSERVED_COLOUR = "#0969da"
 MISMATCH_COLOUR = "#cf222e"
-
-
-def finite(value: Any) -> float | None:
-    """The value as a float, or None when missing or not finite."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _num(value: float) -> str:

@@ -1,6 +1,6 @@
 """Cumulative lift over exposure days, from ``marts.arm_metrics_daily`` rows.
 
-The arm after day d is the sum of its daily rows up to d: the units first
+The arm after day d is the sum of its daily statistics up to d: the units first
 exposed by then, each with its whole analysis window. Each day's comparison is
 made exactly as ``experiment_results`` makes the final one
 (``statistics.from_row`` then ``frequentist.compare``), so the last point equals
@@ -15,13 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from xpkit.frequentist import ComparisonConfig, ComparisonResult, compare
-from xpkit.statistics import SUFFICIENT_STATISTIC_COLUMNS, from_row
+from xpkit.stats.frequentist import ComparisonConfig, ComparisonResult, compare
+from xpkit.stats.statistics import Statistic, accumulate, from_row
 
-__all__ = ["CumulativePoint", "SUM_COLUMNS", "cumulative_lift"]
-
-# Additive columns of arm_metrics_daily (n_units and every sufficient sum).
-SUM_COLUMNS = ("n_units", *SUFFICIENT_STATISTIC_COLUMNS)
+__all__ = ["CumulativePoint", "cumulative_lift"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +58,6 @@ def _day(value: Any) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(value != value)
-    except TypeError:
-        return True
-
-
 def cumulative_lift(
     daily_rows: Iterable[Mapping[str, Any]],
     control_variant: str,
@@ -96,38 +84,28 @@ def cumulative_lift(
     days = sorted({d for arm in rows_by_arm.values() for d in arm})
     config = ComparisonConfig(alpha)
 
-    running: dict[str, dict[str, float | None]] = {
-        variant: dict.fromkeys(SUM_COLUMNS) for variant in rows_by_arm
-    }
-    running.setdefault(control_variant, dict.fromkeys(SUM_COLUMNS))
+    # Each arm's running statistic: None before its first units, the reason
+    # when one of its rows cannot be read.
+    running: dict[str, Statistic | str | None] = dict.fromkeys(rows_by_arm)
+    running.setdefault(control_variant, None)
     points: dict[str, list[CumulativePoint]] = {
         variant: [] for variant in sorted(rows_by_arm) if variant != control_variant
     }
     for current in days:
         for variant, by_day in rows_by_arm.items():
-            row = by_day.get(current)
-            if row is None:
-                continue
-            totals = running[variant]
-            for column in SUM_COLUMNS:
-                value = row.get(column)
-                if _missing(value):
-                    continue
-                totals[column] = (totals[column] or 0.0) + float(value)
-
-        def statistic(variant: str) -> Any:
-            totals = running[variant]
-            return from_row(
-                {
-                    **kind,
-                    **totals,
-                    "n_units": int(totals["n_units"] or 0),
-                }
+            running[variant] = accumulate(
+                running[variant],
+                by_day.get(current),
+                lambda row: from_row({**row, **kind}),
             )
 
         for variant, series in points.items():
             try:
-                result = compare(statistic(control_variant), statistic(variant), config)
+                result = compare(
+                    _statistic(running[control_variant], kind),
+                    _statistic(running[variant], kind),
+                    config,
+                )
             except ValueError as problem:
                 result = ComparisonResult(
                     method="unknown", alpha=alpha, error_message=str(problem)
@@ -136,8 +114,8 @@ def cumulative_lift(
                 CumulativePoint(
                     day=current,
                     variant=variant,
-                    n_control=int(running[control_variant]["n_units"] or 0),
-                    n_treatment=int(running[variant]["n_units"] or 0),
+                    n_control=_units(running[control_variant]),
+                    n_treatment=_units(running[variant]),
                     rel_lift=result.rel_lift,
                     rel_ci_low=result.rel_ci_low,
                     rel_ci_high=result.rel_ci_high,
@@ -147,3 +125,15 @@ def cumulative_lift(
                 )
             )
     return points
+
+
+def _statistic(arm: Statistic | str | None, kind: Mapping[str, Any]) -> Statistic:
+    """The arm's running statistic; an arm without units is an empty one."""
+    if isinstance(arm, str):
+        raise ValueError(arm)
+    return from_row({**kind, "n_units": 0}) if arm is None else arm
+
+
+def _units(arm: Statistic | str | None) -> int:
+    """Units in the arm's running statistic (0 before its first units)."""
+    return arm.n if arm is not None and not isinstance(arm, str) else 0

@@ -11,7 +11,8 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from xpkit.report.charts import finite, format_percent
+from xpkit.report.charts import format_percent
+from xpkit.stats.numbers import finite
 
 DASH = "—"
 DECISION_LABELS = {

@@ -28,6 +28,7 @@ from xpkit.report import formatting as fmt
 from xpkit.report.cumulative import cumulative_lift
 from xpkit.report.data import Provenance, WarehouseData, provenance, read_warehouse
 from xpkit.report.templates import STYLE, TEMPLATES
+from xpkit.stats.numbers import finite
 
 __all__ = ["SECTIONS", "build_report", "harm_lines", "page_file_name"]
 
@@ -194,7 +195,7 @@ def _best_primary(
                 decision.get("primary_metric_id") in (None, row.get("metric_id"))
             ):
                 return row
-    with_lift = [r for r in primary if charts.finite(r.get("rel_lift")) is not None]
+    with_lift = [r for r in primary if finite(r.get("rel_lift")) is not None]
     if not with_lift:
         return _first(primary)
 
@@ -213,14 +214,14 @@ def _primary_cell(
 ) -> dict[str, str] | None:
     """The index's primary-metric cell: metric, variant, lift and p-value."""
     row = _best_primary(results, decision)
-    if row is not None and charts.finite(row.get("rel_lift")) is not None:
+    if row is not None and finite(row.get("rel_lift")) is not None:
         return {
             "metric": str(row.get("metric_name") or row.get("metric_id")),
             "variant": str(row.get("variant") or ""),
             "lift": fmt.pct(row.get("rel_lift")),
             "p_label": _adjusted_label(row),
         }
-    if portfolio and charts.finite(portfolio.get("primary_rel_lift")) is not None:
+    if portfolio and finite(portfolio.get("primary_rel_lift")) is not None:
         return {
             "metric": str(portfolio.get("primary_metric_id") or ""),
             "variant": "",
@@ -262,7 +263,7 @@ def _headline(decision: Mapping[str, Any] | None) -> str:
 
 def _chance(value: Any) -> str:
     """A probability as a percentage, capped at "> 99.9%" / "< 0.1%"."""
-    number = charts.finite(value)
+    number = finite(value)
     if number is None:
         return fmt.DASH
     if number > 0.999:
@@ -277,7 +278,7 @@ def _result_row(r: Mapping[str, Any]) -> dict[str, Any]:
     aggregation = r.get("aggregation")
     mean_c, mean_t = r.get("mean_control"), r.get("mean_treatment")
     places = fmt.row_decimals(mean_c, mean_t, aggregation)
-    reduction = charts.finite(r.get("variance_reduction"))
+    reduction = finite(r.get("variance_reduction"))
     variance = ""
     if reduction is not None:
         sign = "−" if reduction >= 0 else "+"
@@ -512,7 +513,7 @@ class ReportBuilder:
         data = self.data
         eid = experiment.get("experiment_id")
         status = experiment.get("status")
-        alpha = charts.finite(experiment.get("alpha")) or 0.05
+        alpha = finite(experiment.get("alpha")) or 0.05
         variants = sorted(
             data.for_experiment("experiment_variants", eid),
             key=lambda v: (not v.get("is_control"), str(v.get("variant"))),
@@ -608,7 +609,7 @@ class ReportBuilder:
         eid = experiment.get("experiment_id")
         best = _best_primary(results, decision)
         primary_value, primary_note = fmt.DASH, "no primary result yet"
-        if best is not None and charts.finite(best.get("rel_lift")) is not None:
+        if best is not None and finite(best.get("rel_lift")) is not None:
             primary_value = fmt.pct(best.get("rel_lift"))
             primary_note = (
                 f"{best.get('metric_name') or best.get('metric_id')}, "
@@ -674,7 +675,7 @@ class ReportBuilder:
                     f" ({metric.get('numerator_metric_id')} / "
                     f"{metric.get('denominator_metric_id')})"
                 )
-            tolerance = charts.finite(item.get("guardrail_tolerance"))
+            tolerance = finite(item.get("guardrail_tolerance"))
             rows.append(
                 {
                     "role": item.get("role") or "unknown",
@@ -693,7 +694,7 @@ class ReportBuilder:
     def _design(
         self, experiment: Mapping[str, Any], variants: list[dict[str, Any]]
     ) -> list[tuple[str, str]]:
-        weights = [charts.finite(v.get("allocation_weight")) for v in variants]
+        weights = [finite(v.get("allocation_weight")) for v in variants]
         total = sum(w for w in weights if w is not None)
         arms = []
         for variant, weight in zip(variants, weights, strict=True):
@@ -701,9 +702,9 @@ class ReportBuilder:
             if total and weight is not None:
                 notes.append(f"{weight / total:.0%}")
             arms.append(f"{variant.get('variant')} ({', '.join(notes)})")
-        lookback = charts.finite(experiment.get("cuped_lookback_days"))
-        mde = charts.finite(experiment.get("mde_relative"))
-        power = charts.finite(experiment.get("power"))
+        lookback = finite(experiment.get("cuped_lookback_days"))
+        mde = finite(experiment.get("mde_relative"))
+        power = finite(experiment.get("power"))
         return [
             ("Variants (allocation)", ", ".join(arms) or "none registered"),
             ("Significance level (alpha)", fmt.number(experiment.get("alpha"), 2)),
@@ -778,7 +779,7 @@ class ReportBuilder:
     def _methodology(
         self, experiment: Mapping[str, Any], results: list[dict[str, Any]]
     ) -> list[str]:
-        alpha = charts.finite(experiment.get("alpha")) or 0.05
+        alpha = finite(experiment.get("alpha")) or 0.05
         methods = sorted({r.get("method") for r in results if r.get("method")})
         correction = _first(r.get("correction_method") for r in results) or "holm"
         families = sorted(
@@ -789,7 +790,7 @@ class ReportBuilder:
             },
             key=lambda f: (ROLE_RANK.get(f, 3), f),
         )
-        lookback = charts.finite(experiment.get("cuped_lookback_days"))
+        lookback = finite(experiment.get("cuped_lookback_days"))
         lines = [
             "Units: each unit is analysed in the arm it was first exposed to; units "
             "exposed to more than one variant are excluded. A unit's metrics count "
@@ -884,9 +885,9 @@ class ReportBuilder:
                 charts.ForestRow(
                     label=f"{r.get('metric_name') or r.get('metric_id')}{suffix}",
                     sublabel=f"{r.get('variant')} vs {r.get('control_variant')}",
-                    estimate=charts.finite(r.get("rel_lift")),
-                    low=charts.finite(low),
-                    high=charts.finite(high),
+                    estimate=finite(r.get("rel_lift")),
+                    low=finite(low),
+                    high=finite(high),
                     direction=r.get("direction"),
                     note=r.get("error_message"),
                 )
@@ -1002,9 +1003,9 @@ class ReportBuilder:
                 points=[
                     charts.LiftPoint(
                         day=str(r.get("exposure_date"))[:10],
-                        estimate=charts.finite(r.get("rel_lift")),
-                        low=charts.finite(r.get("always_valid_rel_ci_low")),
-                        high=charts.finite(r.get("always_valid_rel_ci_high")),
+                        estimate=finite(r.get("rel_lift")),
+                        low=finite(r.get("always_valid_rel_ci_low")),
+                        high=finite(r.get("always_valid_rel_ci_high")),
                     )
                     for r in points
                 ],
@@ -1104,8 +1105,8 @@ class ReportBuilder:
         bars = [
             charts.BalanceBar(
                 variant=str(r.get("variant")),
-                expected_share=charts.finite(r.get("expected_share")),
-                observed_share=charts.finite(r.get("observed_share")),
+                expected_share=finite(r.get("expected_share")),
+                observed_share=finite(r.get("observed_share")),
                 units=None if r.get("units") is None else int(r["units"]),
             )
             for r in rows
@@ -1173,7 +1174,7 @@ class ReportBuilder:
                 charts.HeatmapCell(
                     row=label(r),
                     column=str(r.get("variant")),
-                    value=charts.finite(r.get("rel_lift")),
+                    value=finite(r.get("rel_lift")),
                     desired_direction=r.get("desired_direction"),
                     is_significant=bool(r.get("is_significant")),
                     is_suppressed=bool(r.get("is_suppressed")),
@@ -1185,7 +1186,7 @@ class ReportBuilder:
                 {
                     label(r)
                     for r in metric_rows
-                    if (p := charts.finite(r.get("segment_srm_p_value"))) is not None
+                    if (p := finite(r.get("segment_srm_p_value"))) is not None
                     and p < SRM_THRESHOLD
                 }
             )
@@ -1319,8 +1320,8 @@ class ReportBuilder:
         bars = [
             charts.BalanceBar(
                 variant=str(r.get("variant")),
-                expected_share=charts.finite(r.get("expected_share")),
-                observed_share=charts.finite(r.get("observed_share")),
+                expected_share=finite(r.get("expected_share")),
+                observed_share=finite(r.get("observed_share")),
                 units=r.get("units"),
             )
             for r in rows
@@ -1421,7 +1422,7 @@ class ReportBuilder:
                                 charts.CateCell(
                                     row=str(r.get("segment")),
                                     column=str(r.get("activity_bin")),
-                                    value=charts.finite(r.get("mean_cate")),
+                                    value=finite(r.get("mean_cate")),
                                     units=r.get("units"),
                                 )
                                 for r in cells
@@ -1433,7 +1434,7 @@ class ReportBuilder:
                     ),
                 }
             )
-            shown = [r for r in cells if charts.finite(r.get("mean_cate")) is not None]
+            shown = [r for r in cells if finite(r.get("mean_cate")) is not None]
             if shown:
                 top = max(shown, key=lambda r: r["mean_cate"])
                 low = min(shown, key=lambda r: r["mean_cate"])
@@ -1565,7 +1566,7 @@ class ReportBuilder:
 
         def figure(r: Mapping[str, Any], key: str, places: int) -> dict[str, str]:
             aggregation = r.get("aggregation")
-            se = charts.finite(r.get(f"{key}_se"))
+            se = finite(r.get(f"{key}_se"))
             low, high = r.get(f"{key}_ci_low"), r.get(f"{key}_ci_high")
             return {
                 "estimate": fmt.metric_change(r.get(key), aggregation, places),
@@ -1583,7 +1584,7 @@ class ReportBuilder:
                 f"{name or r.get('metric_id')}: {r.get('variant')} vs "
                 f"{r.get('control_variant')}"
             )
-            if r.get("error_message") and charts.finite(r.get("itt")) is None:
+            if r.get("error_message") and finite(r.get("itt")) is None:
                 out.append({"metric": heading, "error": r["error_message"]})
                 continue
             # Two significant digits of the smallest standard error.
@@ -1591,7 +1592,7 @@ class ReportBuilder:
             errors = [
                 se * scale
                 for key in ("itt_se", "cace_se")
-                if (se := charts.finite(r.get(key))) is not None and se > 0
+                if (se := finite(r.get(key))) is not None and se > 0
             ]
             places = (
                 min(6, max(0, 1 - math.floor(math.log10(min(errors))))) if errors else 2
@@ -1606,14 +1607,14 @@ class ReportBuilder:
                 ),
                 ("as_treated", "As-treated (naive: received vs not, either arm)"),
             ]
-            if charts.finite(r.get("ipw_itt")) is not None:
+            if finite(r.get("ipw_itt")) is not None:
                 labels += [
                     ("ipw_itt", "ITT weighted by 1 / P(eligible | stratum)"),
                     ("ipw_cace", "CACE weighted by 1 / P(eligible | stratum)"),
                 ]
             estimates = [(label, figure(r, key, places)) for key, label in labels]
             weak = r.get("is_weak_instrument")
-            threshold = charts.finite(r.get("weak_instrument_f_threshold"))
+            threshold = finite(r.get("weak_instrument_f_threshold"))
             facts = [
                 (
                     "Uptake (received the treatment)",
@@ -1645,7 +1646,7 @@ class ReportBuilder:
                 ),
             ]
             weighted = None
-            if charts.finite(r.get("ipw_itt")) is not None:
+            if finite(r.get("ipw_itt")) is not None:
                 weighted = (
                     "Weighted rows: each eligible unit counts 1 / P(eligible | "
                     "stratum of its attributes), so the experiment stands for all "
@@ -1704,7 +1705,7 @@ class ReportBuilder:
             metric = self.metrics.get(r.get("metric_id"), {})
             aggregation = r.get("aggregation") or metric.get("aggregation")
             required = r.get("required_units_total")
-            projected = charts.finite(r.get("projected_days_to_target"))
+            projected = finite(r.get("projected_days_to_target"))
             caption = (
                 f"{fmt.integer(r.get('current_units'))} of "
                 f"{fmt.integer(required)} planned units"

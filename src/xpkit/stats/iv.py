@@ -5,9 +5,10 @@ arm = 0) and a binary treatment actually received D, every estimator here is a
 function of four cells (z, d), each holding sums over its units of a weight w
 (1 for the plain estimators), w Y, w^2, w^2 Y and w^2 Y^2, where Y is the
 unit's metric value. The warehouse computes the cells (``arm_metrics_by_
-compliance``); this module turns them into figures. Pure functions, no I/O;
-degenerate input never raises: figures that cannot be computed are None and a
-message says why.
+compliance``); this module turns them into figures for the
+``compliance_results`` mart (``xpkit.marts.compliance_results``). Pure
+functions, no I/O; degenerate input never raises: figures that cannot be
+computed are None and a message says why.
 
 Estimators (unweighted, ``compliance_estimates``):
 
@@ -35,23 +36,19 @@ probability of eligibility weighting.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
-import pandas as pd
 from scipy import stats
 
+from xpkit.stats.numbers import finite
+
 __all__ = [
-    "COMPLIANCE_COLUMNS",
-    "RATIO_SKIPPED",
     "WEAK_INSTRUMENT_F",
     "ComplianceCell",
     "ComplianceEstimates",
     "WeightedEstimates",
     "compliance_estimates",
-    "compliance_results",
     "weighted_compliance_estimates",
 ]
 
@@ -142,12 +139,6 @@ class WeightedEstimates:
     cace: float | None = None
     cace_se: float | None = None
     error_message: str | None = None
-
-
-def _finite(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 def _cell(cells: Cells, z: int, d: int) -> ComplianceCell:
@@ -340,7 +331,7 @@ def compliance_estimates(
             " (test 'no effect' with the ITT p-value)"
         )
     clean = {
-        key: _finite(value) if isinstance(value, float) else value
+        key: finite(value) if isinstance(value, float) else value
         for key, value in figures.items()
     }
     return ComplianceEstimates(**clean, warnings=tuple(warnings))  # type: ignore[arg-type]
@@ -391,214 +382,3 @@ def weighted_compliance_estimates(cells: Cells) -> WeightedEstimates:
     )
     cace_var = (sse1 / w1**2 + sse0 / w0**2) / first_stage**2
     return WeightedEstimates(**base, cace=cace, cace_se=math.sqrt(cace_var))
-
-
-# The columns of marts.compliance_results, in order, with their pandas dtypes.
-COMPLIANCE_COLUMNS: dict[str, str] = {
-    "experiment_id": "string",
-    "metric_id": "string",
-    "variant": "string",
-    "control_variant": "string",
-    "aggregation": "string",
-    "alpha": "Float64",
-    "n_treatment": "Int64",
-    "n_control": "Int64",
-    "n_received_unknown": "Int64",
-    "uptake_treatment": "Float64",
-    "uptake_control": "Float64",
-    "itt": "Float64",
-    "itt_se": "Float64",
-    "itt_ci_low": "Float64",
-    "itt_ci_high": "Float64",
-    "itt_p_value": "Float64",
-    "first_stage": "Float64",
-    "first_stage_se": "Float64",
-    "first_stage_f": "Float64",
-    "first_stage_f_classical": "Float64",
-    "weak_instrument_f_threshold": "Float64",
-    "is_weak_instrument": "boolean",
-    "cace": "Float64",
-    "cace_se": "Float64",
-    "cace_se_classical": "Float64",
-    "cace_ci_low": "Float64",
-    "cace_ci_high": "Float64",
-    "cace_p_value": "Float64",
-    "per_protocol": "Float64",
-    "per_protocol_se": "Float64",
-    "as_treated": "Float64",
-    "as_treated_se": "Float64",
-    "ipw_n_eligible": "Int64",
-    "ipw_population_units": "Int64",
-    "ipw_eligible_population_units": "Int64",
-    "ipw_population_coverage": "Float64",
-    "ipw_itt": "Float64",
-    "ipw_itt_se": "Float64",
-    "ipw_cace": "Float64",
-    "ipw_cace_se": "Float64",
-    "ipw_error_message": "string",
-    "warning_message": "string",
-    "error_message": "string",
-}
-
-RATIO_SKIPPED = (
-    "ratio metric: skipped (a ratio of sums has no per-unit outcome for the"
-    " Wald estimator)"
-)
-
-
-def _value(row: Mapping[str, Any], key: str) -> Any:
-    value = row.get(key)
-    if value is None:
-        return None
-    try:
-        return None if pd.isna(value) else value
-    except (TypeError, ValueError):
-        return value
-
-
-def _unweighted_cell(row: Mapping[str, Any]) -> ComplianceCell:
-    return ComplianceCell.unweighted(
-        int(_value(row, "n_units") or 0),
-        float(_value(row, "metric_sum") or 0.0),
-        float(_value(row, "metric_sum_squares") or 0.0),
-    )
-
-
-def _weighted_cell(row: Mapping[str, Any]) -> ComplianceCell:
-    return ComplianceCell(
-        int(_value(row, "eligible_units") or 0),
-        float(_value(row, "ipw_weight_sum") or 0.0),
-        float(_value(row, "ipw_weighted_sum") or 0.0),
-        float(_value(row, "ipw_weight_sq_sum") or 0.0),
-        float(_value(row, "ipw_weight_sq_weighted_sum") or 0.0),
-        float(_value(row, "ipw_weight_sq_weighted_sum_squares") or 0.0),
-    )
-
-
-def _alpha(value: Any) -> float:
-    try:
-        alpha = float(value)
-    except (TypeError, ValueError):
-        return 0.05
-    return alpha if 0 < alpha < 1 else 0.05
-
-
-def _ipw(rows: list[Mapping[str, Any]], cells: Cells) -> dict[str, Any]:
-    """The weighted figures of one comparison, or why there are none."""
-    first = rows[0]
-    population = int(_value(first, "population_units") or 0)
-    eligible = int(_value(first, "eligible_population_units") or 0)
-    covered = int(_value(first, "covered_population_units") or 0)
-    n_eligible = sum(cell.n for cell in cells.values())
-    out: dict[str, Any] = {
-        "ipw_n_eligible": n_eligible,
-        "ipw_population_units": population,
-        "ipw_eligible_population_units": eligible,
-    }
-    if population == 0:
-        out["ipw_error_message"] = "raw.units has no eligibility for these units"
-        return out
-    if eligible == population:
-        out["ipw_error_message"] = "everyone in raw.units is eligible: no weighting"
-        return out
-    out["ipw_population_coverage"] = covered / population
-    weighted = weighted_compliance_estimates(cells)
-    out |= {
-        "ipw_itt": weighted.itt,
-        "ipw_itt_se": weighted.itt_se,
-        "ipw_cace": weighted.cace,
-        "ipw_cace_se": weighted.cace_se,
-        "ipw_error_message": weighted.error_message,
-    }
-    if weighted.error_message is None and covered < population:
-        out["ipw_error_message"] = (
-            f"strata holding {1 - covered / population:.1%} of raw.units have no"
-            " eligible analysed unit: the weighted figures speak for the rest"
-        )
-    return out
-
-
-def compliance_results(
-    cells: pd.DataFrame,
-    experiments: pd.DataFrame,
-    weak_f: float = WEAK_INSTRUMENT_F,
-) -> pd.DataFrame:
-    """One row per experiment x metric x treatment variant with compliance data.
-
-    Args:
-        cells: Rows of ``arm_metrics_by_compliance`` (experiment_id, variant,
-            metric_id, is_control, aggregation, received_treatment, n_units,
-            metric_sum, metric_sum_squares and the ipw_* / population sums).
-        experiments: The experiments registry (experiment_id, control_variant,
-            alpha).
-        weak_f: The robust first-stage F below which the instrument is weak.
-
-    Returns:
-        A frame with ``COMPLIANCE_COLUMNS``, sorted by experiment, metric and
-        variant. Experiments absent from ``cells`` (no received_treatment
-        values) have no rows. Units whose received_treatment is null are left
-        out of every figure and counted in ``n_received_unknown``.
-    """
-    registry = {
-        row["experiment_id"]: row
-        for row in experiments.astype(object).to_dict("records")
-    }
-    grouped: dict[tuple[Any, Any], list[dict[str, Any]]] = defaultdict(list)
-    controls: dict[Any, Any] = {}
-    variants: dict[Any, set[Any]] = defaultdict(set)
-    for row in cells.astype(object).to_dict("records"):
-        experiment_id = row["experiment_id"]
-        grouped[(experiment_id, row["metric_id"])].append(row)
-        variants[experiment_id].add(row["variant"])
-        if _value(row, "is_control"):
-            controls[experiment_id] = row["variant"]
-
-    out: list[dict[str, Any]] = []
-    for (experiment_id, metric_id), rows in sorted(grouped.items()):
-        info = registry.get(experiment_id, {})
-        control = _value(info, "control_variant") or controls.get(experiment_id)
-        alpha = _alpha(_value(info, "alpha"))
-        aggregation = rows[0].get("aggregation")
-        for variant in sorted(v for v in variants[experiment_id] if v != control):
-            pair = [r for r in rows if r["variant"] in (variant, control)]
-            record: dict[str, Any] = {
-                "experiment_id": experiment_id,
-                "metric_id": metric_id,
-                "variant": variant,
-                "control_variant": control,
-                "aggregation": aggregation,
-                "alpha": alpha,
-                "weak_instrument_f_threshold": weak_f,
-                "n_received_unknown": sum(
-                    int(_value(r, "n_units") or 0)
-                    for r in pair
-                    if _value(r, "received_treatment") is None
-                ),
-            }
-            known = [r for r in pair if _value(r, "received_treatment") is not None]
-            plain: dict[tuple[int, int], ComplianceCell] = {}
-            weighted: dict[tuple[int, int], ComplianceCell] = {}
-            for r in known:
-                key = (int(r["variant"] == variant), int(r["received_treatment"]))
-                plain[key] = _unweighted_cell(r)
-                weighted[key] = _weighted_cell(r)
-            if control is None:
-                record["error_message"] = "no control variant registered"
-            elif aggregation == "ratio":
-                record["error_message"] = RATIO_SKIPPED
-            else:
-                estimates = asdict(compliance_estimates(plain, alpha, weak_f))
-                record["n_treatment"] = estimates.pop("n_assigned_treatment")
-                record["n_control"] = estimates.pop("n_assigned_control")
-                record["warning_message"] = "; ".join(estimates.pop("warnings")) or None
-                record |= estimates
-                if known:
-                    record |= _ipw(known, weighted)
-            out.append(record)
-    frame = pd.DataFrame(
-        {
-            column: pd.array([r.get(column) for r in out], dtype=dtype)
-            for column, dtype in COMPLIANCE_COLUMNS.items()
-        }
-    )
-    return frame

@@ -1,20 +1,25 @@
 """Per-arm sufficient statistics, mapped from rows of the ``arm_metrics`` mart.
 
 Each statistic is a frozen dataclass of sums computed in SQL, with ``mean`` and
-``variance`` properties. ``variance`` is always the unit-level sample variance
-(ddof=1); a property is ``None`` where it is undefined (no units, or fewer than
-two units for a variance), never NaN.
+``variance`` properties. Statistics add: ``a + b`` is the statistic of the
+union of two disjoint sets of units (daily rows -> cumulative arm, segments ->
+the rest of an arm), and ``sum(statistics)`` works. ``variance`` is always the
+unit-level sample variance (ddof=1); a property is ``None`` where it is
+undefined (no units, or fewer than two units for a variance), never NaN.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
+from xpkit.stats.numbers import is_missing
+
 __all__ = [
+    "accumulate",
     "SUFFICIENT_STATISTIC_COLUMNS",
     "Proportion",
     "Ratio",
@@ -28,6 +33,7 @@ __all__ = [
     "from_row",
     "rounding_tolerance",
     "statistic_problems",
+    "unadjusted_from_row",
 ]
 
 
@@ -103,6 +109,34 @@ def _all_present(*values: float | None) -> bool:
 
 # The sum columns of the arm_metrics family (the SQL/Python boundary), in
 # contract order; the ratio ones are null for non-ratio metrics.
+def _added(left: Any, right: Any) -> Any:
+    """The statistic of the units of ``left`` and ``right`` together.
+
+    Every sum adds field by field (nested statistics too). An optional
+    shifted sum is kept only when both sides have it: shifted sums add
+    because the marts use one shift per experiment x metric for every row. A
+    statistic without units is the identity, whatever its optional sums.
+    """
+    if type(left) is not type(right):
+        return NotImplemented
+    if right.n == 0:
+        return left
+    if left.n == 0:
+        return right
+    values = []
+    for field in fields(left):
+        a, b = getattr(left, field.name), getattr(right, field.name)
+        values.append(None if a is None or b is None else a + b)
+    return type(left)(*values)
+
+
+def _radded(right: Any, left: Any) -> Any:
+    """``0 + statistic``, so that ``sum()`` of statistics starts from 0."""
+    if isinstance(left, int) and not isinstance(left, bool) and left == 0:
+        return right
+    return NotImplemented
+
+
 RAW_SUM_COLUMNS = (
     "metric_sum",
     "metric_sum_squares",
@@ -157,6 +191,9 @@ class SampleMean:
     shifted_sum: float | None = None
     shifted_sum_squares: float | None = None
 
+    __add__ = _added
+    __radd__ = _radded
+
     @property
     def is_shifted(self) -> bool:
         """True when the spread is computed from the shifted sums."""
@@ -194,6 +231,9 @@ class Proportion:
 
     n: int
     sum: float
+
+    __add__ = _added
+    __radd__ = _radded
 
     @property
     def sum_squares(self) -> float:
@@ -251,6 +291,9 @@ class Ratio:
     denominator_shifted_sum: float | None = None
     denominator_shifted_sum_squares: float | None = None
     numerator_denominator_shifted_sum_product: float | None = None
+
+    __add__ = _added
+    __radd__ = _radded
 
     @property
     def is_shifted(self) -> bool:
@@ -359,6 +402,9 @@ class RegressionAdjusted:
     post_pre_sum_product: float
     post_pre_shifted_sum_product: float | None = None
 
+    __add__ = _added
+    __radd__ = _radded
+
     def __post_init__(self) -> None:
         """Check both periods describe the same units."""
         if self.post.n != self.pre.n:
@@ -437,6 +483,9 @@ class RegressionAdjustedRatio:
     numerator_covariate_denominator_shifted_sum_product: float | None = None
     denominator_covariate_shifted_sum_product: float | None = None
     denominator_covariate_denominator_shifted_sum_product: float | None = None
+
+    __add__ = _added
+    __radd__ = _radded
 
     def __post_init__(self) -> None:
         """Check both periods describe the same units."""
@@ -548,20 +597,10 @@ _RATIO_COVARIATE_COLUMNS = (
 )
 
 
-def _is_missing(value: Any) -> bool:
-    """True for None, NaN and pandas NA."""
-    if value is None:
-        return True
-    try:
-        return bool(value != value)  # NaN and pd.NA
-    except TypeError:
-        return True
-
-
-def _number(row: Mapping[str, Any], column: str, n: int) -> float:
+def _sum_column(row: Mapping[str, Any], column: str, n: int) -> float:
     """A sum column as float; a null sum is 0 only for an arm with no units."""
     value = row.get(column)
-    if _is_missing(value):
+    if is_missing(value):
         if n == 0:
             return 0.0
         raise ValueError(f"arm_metrics column {column!r} is null for an arm with units")
@@ -576,7 +615,7 @@ def _shifted(row: Mapping[str, Any], columns: tuple[str, ...]) -> list[float | N
     values = []
     for column in columns:
         value = row.get(f"{column}_shifted")
-        if _is_missing(value):
+        if is_missing(value):
             return [None] * len(columns)
         number = float(value)
         if not math.isfinite(number):
@@ -610,23 +649,23 @@ def from_row(row: Mapping[str, Any]) -> Statistic:
     """
     aggregation = row.get("aggregation")
     raw_n = row.get("n_units")
-    if _is_missing(raw_n) or float(raw_n) < 0 or float(raw_n) != int(float(raw_n)):
+    if is_missing(raw_n) or float(raw_n) < 0 or float(raw_n) != int(float(raw_n)):
         raise ValueError("arm_metrics column 'n_units' must be a non-negative integer")
     n = int(float(raw_n))
     has_covariate = row.get("has_covariate")
-    has_covariate = False if _is_missing(has_covariate) else bool(has_covariate)
+    has_covariate = False if is_missing(has_covariate) else bool(has_covariate)
 
     if aggregation in ("binary", "count", "sum"):
         post: SampleMean | Proportion
         if aggregation == "binary":
-            post = Proportion(n=n, sum=_number(row, "metric_sum", n))
+            post = Proportion(n=n, sum=_sum_column(row, "metric_sum", n))
         else:
-            total, squares = (_number(row, c, n) for c in _MEAN_COLUMNS)
+            total, squares = (_sum_column(row, c, n) for c in _MEAN_COLUMNS)
             shifted_total, shifted_squares = _shifted(row, _MEAN_COLUMNS)
             post = SampleMean(n, total, squares, shifted_total, shifted_squares)
         if not has_covariate:
             return post
-        x_sum, x_squares, mx = (_number(row, c, n) for c in _COVARIATE_COLUMNS)
+        x_sum, x_squares, mx = (_sum_column(row, c, n) for c in _COVARIATE_COLUMNS)
         x_shifted, x_squares_shifted, mx_shifted = _shifted(row, _COVARIATE_COLUMNS)
         return RegressionAdjusted(
             post=post,
@@ -636,8 +675,8 @@ def from_row(row: Mapping[str, Any]) -> Statistic:
         )
 
     if aggregation == "ratio":
-        m_sum, m_squares = (_number(row, c, n) for c in _MEAN_COLUMNS)
-        d_sum, d_squares, md = (_number(row, c, n) for c in _RATIO_COLUMNS)
+        m_sum, m_squares = (_sum_column(row, c, n) for c in _MEAN_COLUMNS)
+        d_sum, d_squares, md = (_sum_column(row, c, n) for c in _RATIO_COLUMNS)
         ratio = Ratio(
             n,
             m_sum,
@@ -649,9 +688,9 @@ def from_row(row: Mapping[str, Any]) -> Statistic:
         )
         if not has_covariate:
             return ratio
-        x_sum, x_squares, mx = (_number(row, c, n) for c in _COVARIATE_COLUMNS)
+        x_sum, x_squares, mx = (_sum_column(row, c, n) for c in _COVARIATE_COLUMNS)
         w_sum, w_squares, xw, mw, dx, dw = (
-            _number(row, c, n) for c in _RATIO_COVARIATE_COLUMNS
+            _sum_column(row, c, n) for c in _RATIO_COVARIATE_COLUMNS
         )
         x_s, x2_s, mx_s = _shifted(row, _COVARIATE_COLUMNS)
         w_s, w2_s, xw_s, mw_s, dx_s, dw_s = _shifted(row, _RATIO_COVARIATE_COLUMNS)
@@ -671,6 +710,48 @@ def from_row(row: Mapping[str, Any]) -> Statistic:
         )
 
     raise ValueError(f"unknown aggregation {aggregation!r}")
+
+
+def unadjusted_from_row(
+    row: Mapping[str, Any], aggregation: Any = None
+) -> SampleMean | Proportion | Ratio:
+    """``from_row`` without the pre-period covariate (no CUPED).
+
+    Args:
+        row: A mapping with the ``arm_metrics`` columns.
+        aggregation: The metric's aggregation when not the row's own.
+
+    Returns:
+        The statistic of the analysis window only.
+    """
+    kind = row.get("aggregation") if aggregation is None else aggregation
+    return from_row({**row, "aggregation": kind, "has_covariate": False})  # type: ignore[return-value]
+
+
+def accumulate(
+    so_far: Statistic | str | None,
+    row: Mapping[str, Any] | None,
+    read: Callable[[Mapping[str, Any]], Statistic],
+) -> Statistic | str | None:
+    """A running statistic plus the statistic of one more row.
+
+    Args:
+        so_far: The running statistic: None before the first row, the reason
+            when an earlier row could not be read (it then stays).
+        row: The next row, or None when there is none.
+        read: Maps a row onto its statistic (``from_row`` or
+            ``unadjusted_from_row``); its ValueError becomes the reason.
+
+    Returns:
+        The new running statistic, or the reason it cannot be formed.
+    """
+    if row is None or isinstance(so_far, str):
+        return so_far
+    try:
+        statistic = read(row)
+    except ValueError as problem:
+        return str(problem)
+    return statistic if so_far is None else so_far + statistic
 
 
 def _field_problems(statistic: Statistic) -> list[str]:

@@ -1,6 +1,6 @@
 """Frequentist comparisons of a treatment arm against its control arm.
 
-Every comparison takes two per-arm statistics (see ``xpkit.statistics``) and a
+Every comparison takes two per-arm statistics (see ``xpkit.stats.statistics``) and a
 config, and returns a frozen result. Degenerate input never raises: the figures
 that cannot be computed are None and ``error_message`` says why. No figure is
 ever NaN or infinite.
@@ -41,7 +41,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import stats
 
-from xpkit.statistics import (
+from xpkit.stats.numbers import finite
+from xpkit.stats.statistics import (
     RELATIVE_ZERO,
     Proportion,
     Ratio,
@@ -257,14 +258,6 @@ class MannWhitneyResult:
     z: float | None = None
     p_value: float | None = None
     error_message: str | None = None
-
-
-def _finite(value: float | None) -> float | None:
-    """The value as float, or None when it is None, NaN or infinite."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _join(errors: Sequence[str]) -> str | None:
@@ -576,8 +569,8 @@ def _fieller(
             "distinguishable from 0 at this alpha (Fieller)"
         )
     return (
-        None if math.isinf(low) else _finite(low - 1),
-        None if math.isinf(high) else _finite(high - 1),
+        None if math.isinf(low) else finite(low - 1),
+        None if math.isinf(high) else finite(high - 1),
         reason,
     )
 
@@ -715,17 +708,17 @@ def _compare_unguarded(
             errors.append(f"{name} arm has no units")
         elif arm.mean is None:
             errors.append(f"denominator sum is 0 in the {name} arm: ratio undefined")
-    mean_c = _finite(control.mean)
-    mean_t = _finite(treatment.mean)
+    mean_c = finite(control.mean)
+    mean_t = finite(treatment.mean)
     abs_lift = rel_lift = None
     if mean_c is not None and mean_t is not None:
-        abs_lift = _finite(mean_t - mean_c)
+        abs_lift = finite(mean_t - mean_c)
         if abs_lift is None:
             errors.append("difference of means overflows")
         elif mean_c == 0:
             rel_errors.append("control mean is 0: relative lift undefined")
         else:
-            rel_lift = _finite(mean_t / mean_c - 1)
+            rel_lift = finite(mean_t / mean_c - 1)
     base = {
         "method": method,
         "alpha": alpha,
@@ -840,14 +833,14 @@ def _compare_unguarded(
             if reason:
                 rel_errors.append(reason)
     figures = {
-        "std_error": _finite(std_error),
-        "statistic": _finite(statistic),
-        "degrees_of_freedom": _finite(dof),
-        "p_value": _finite(p_value),
-        "abs_ci_low": _finite(abs_low),
-        "abs_ci_high": _finite(abs_high),
-        "rel_ci_low": _finite(rel_bounds[0]),
-        "rel_ci_high": _finite(rel_bounds[1]),
+        "std_error": finite(std_error),
+        "statistic": finite(statistic),
+        "degrees_of_freedom": finite(dof),
+        "p_value": finite(p_value),
+        "abs_ci_low": finite(abs_low),
+        "abs_ci_high": finite(abs_high),
+        "rel_ci_low": finite(rel_bounds[0]),
+        "rel_ci_high": finite(rel_bounds[1]),
     }
 
     if rel_lift is not None:
@@ -866,9 +859,9 @@ def _compare_unguarded(
             else:
                 rel_quantile = quantile
             figures |= {
-                "rel_std_error": _finite(rel_se),
-                "rel_ci_low_delta": _finite(rel_lift - rel_quantile * rel_se),
-                "rel_ci_high_delta": _finite(rel_lift + rel_quantile * rel_se),
+                "rel_std_error": finite(rel_se),
+                "rel_ci_low_delta": finite(rel_lift - rel_quantile * rel_se),
+                "rel_ci_high_delta": finite(rel_lift + rel_quantile * rel_se),
             }
     if any(figures[k] is None for k in required):
         errors.append("non-finite test figures")
@@ -1140,9 +1133,9 @@ def _cuped(
     if residual_c == 0 and residual_t == 0:
         return CupedResult(
             method=method,
-            theta=_finite(theta),
-            theta_control=_finite(theta_c),
-            theta_treatment=_finite(theta_t),
+            theta=finite(theta),
+            theta_control=finite(theta_c),
+            theta_treatment=finite(theta_t),
             error_message="covariate explains the metric exactly: no test",
         )
     xbar = (n_c * xbar_c + n_t * xbar_t) / total
@@ -1164,17 +1157,17 @@ def _cuped(
     quantile = stats.t.isf(config.alpha / 2, dof)
     result = CupedResult(
         method=method,
-        abs_lift=_finite(lift),
-        ci_low=_finite(lift - quantile * std_error),
-        ci_high=_finite(lift + quantile * std_error),
-        std_error=_finite(std_error),
-        statistic=_finite(statistic),
-        degrees_of_freedom=_finite(dof),
-        p_value=_finite(2 * stats.t.sf(abs(statistic), dof)),
-        theta=_finite(theta),
-        variance_reduction=_finite(1 - variance / unadjusted),
-        theta_control=_finite(theta_c),
-        theta_treatment=_finite(theta_t),
+        abs_lift=finite(lift),
+        ci_low=finite(lift - quantile * std_error),
+        ci_high=finite(lift + quantile * std_error),
+        std_error=finite(std_error),
+        statistic=finite(statistic),
+        degrees_of_freedom=finite(dof),
+        p_value=finite(2 * stats.t.sf(abs(statistic), dof)),
+        theta=finite(theta),
+        variance_reduction=finite(1 - variance / unadjusted),
+        theta_control=finite(theta_c),
+        theta_treatment=finite(theta_t),
     )
     if None in (
         result.abs_lift,

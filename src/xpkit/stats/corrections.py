@@ -8,29 +8,20 @@ the last bit.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from xpkit.stats.numbers import is_missing
 
 __all__ = ["CORRECTIONS", "adjust_p_values", "benjamini_hochberg", "holm"]
 
 CORRECTIONS = ("holm", "bh", "none")
 
 
-def _is_missing(p: object) -> bool:
-    """True for None, NaN and pandas NA."""
-    if p is None:
-        return True
-    try:
-        return math.isnan(float(p))  # type: ignore[arg-type]
-    except TypeError:
-        return True
-
-
 def _present(p_values: Sequence[float | None]) -> tuple[list[int], np.ndarray]:
     """Positions and values of the non-missing p-values."""
-    positions = [i for i, p in enumerate(p_values) if not _is_missing(p)]
+    positions = [i for i, p in enumerate(p_values) if not is_missing(p)]
     values = np.array([float(p_values[i]) for i in positions], dtype=float)
     if np.any((values < 0) | (values > 1)):
         raise ValueError("p-values must lie in [0, 1]")

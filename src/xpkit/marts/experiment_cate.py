@@ -1,0 +1,165 @@
+"""The ``experiment_cate`` mart: meta-learner CATE cells and uplift curves of
+``xpkit.stats.hte`` from the unit rows of ``int_cate_units``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from xpkit.stats.hte import (
+    cate_cells,
+    design_matrix,
+    fit_meta_learners,
+    uplift_curve,
+)
+
+__all__ = ["CATE_COLUMNS", "experiment_cate"]
+
+NUMERIC_FEATURES = ("age", "activity_score", "signup_month", "pre_metric")
+CATEGORICAL_FEATURES = ("segment",)
+CATE_COLUMNS = {
+    "experiment_id": "string",
+    "metric_id": "string",
+    "learner": "string",
+    "output": "string",
+    "segment": "string",
+    "activity_bin": "string",
+    "activity_bin_order": "Int64",
+    "budget_share": "Float64",
+    "units": "Int64",
+    "treated_units": "Int64",
+    "control_units": "Int64",
+    "mean_cate": "Float64",
+    "observed_uplift": "Float64",
+    "incremental_outcome": "Float64",
+    "random_outcome": "Float64",
+    "error_message": "string",
+}
+
+
+def _typed(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(CATE_COLUMNS))
+    for name, dtype in CATE_COLUMNS.items():
+        if dtype == "Float64":
+            frame[name] = pd.to_numeric(frame[name], errors="coerce")
+        frame[name] = frame[name].astype(dtype)
+    return frame
+
+
+def experiment_cate(
+    units: pd.DataFrame,
+    min_units: int = 10,
+    n_folds: int = 2,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """Heatmap cells and uplift curves of one experiment's meta-learners.
+
+    Args:
+        units: One row per analysed unit of ONE experiment with
+            ``experiment_id``, ``unit_id``, ``treated``, ``outcome``,
+            ``primary_metric_id``, ``segment``, ``activity_bin``,
+            ``activity_bin_order`` and the features of ``NUMERIC_FEATURES`` /
+            ``CATEGORICAL_FEATURES`` (absent or all-null features are left out).
+        min_units: Cells with fewer units in an arm show no figures.
+        n_folds: Cross-fitting folds.
+        random_state: Seed of the folds and the learners.
+
+    Returns:
+        Rows with ``output`` = 'heatmap' (one per learner x segment x activity
+        bin: mean out-of-fold CATE and the cell's observed uplift) and
+        'roi_curve' (one per learner x budget share: ``uplift_curve``), in the
+        columns of ``CATE_COLUMNS``; a single row with ``error_message`` when
+        the experiment cannot be analysed.
+    """
+    if units.empty:
+        return _typed(
+            [
+                {
+                    "error_message": "no experiment to analyse: set var "
+                    "cate_experiment_id to a running or completed experiment "
+                    "with analysed units in its control and treatment arms"
+                }
+            ]
+        )
+    frame = units.sort_values("unit_id", kind="stable").reset_index(drop=True)
+    experiment_id = str(frame["experiment_id"].iloc[0])
+    metric_id = frame["primary_metric_id"].iloc[0]
+    base = {
+        "experiment_id": experiment_id,
+        "metric_id": None if pd.isna(metric_id) else str(metric_id),
+    }
+    treated = frame["treated"].astype(bool).to_numpy()
+    # Sums computed in parallel differ in their last bits between builds and
+    # engines; the trees would turn that into different splits. Rounding the
+    # outcome and the features to 9 decimals makes the fits reproducible.
+    outcome = np.round(pd.to_numeric(frame["outcome"]).to_numpy(dtype=float), 9)
+    features = np.round(design_matrix(frame, NUMERIC_FEATURES, CATEGORICAL_FEATURES), 9)
+    if features.shape[1] == 0:
+        return _typed(
+            [
+                {
+                    **base,
+                    "error_message": "the units have none of the features "
+                    f"{NUMERIC_FEATURES + CATEGORICAL_FEATURES}: no CATE",
+                }
+            ]
+        )
+    smallest = min(int(treated.sum()), int((~treated).sum()))
+    if smallest < 2 * n_folds:
+        return _typed(
+            [
+                {
+                    **base,
+                    "error_message": "too few treated or control units for "
+                    "cross-fitted learners",
+                }
+            ]
+        )
+    estimates = fit_meta_learners(
+        features, treated, outcome, n_folds=n_folds, random_state=random_state
+    )
+    rows: list[dict] = []
+    cells = cate_cells(
+        frame,
+        ["segment", "activity_bin"],
+        estimates,
+        treated,
+        outcome,
+        min_units=min_units,
+    )
+    order = (
+        frame.assign(
+            segment=frame["segment"].astype("string").fillna("(missing)"),
+            activity_bin=frame["activity_bin"].astype("string").fillna("(missing)"),
+        )
+        .groupby("activity_bin")["activity_bin_order"]
+        .min()
+    )
+    for cell in cells.to_dict("records"):
+        rows.append(
+            {
+                **base,
+                **cell,
+                "output": "heatmap",
+                "activity_bin_order": order.get(cell["activity_bin"]),
+            }
+        )
+    for learner, values in estimates.items():
+        curve = uplift_curve(values, treated, outcome)
+        for point in curve.to_dict("records"):
+            rows.append(
+                {
+                    **base,
+                    "learner": learner,
+                    "output": "roi_curve",
+                    "budget_share": point["budget_share"],
+                    "units": point["units"],
+                    "treated_units": point["treated_units"],
+                    "control_units": point["control_units"],
+                    "mean_cate": point["mean_score"],
+                    "observed_uplift": point["observed_uplift"],
+                    "incremental_outcome": point["incremental_outcome"],
+                    "random_outcome": point["random_outcome"],
+                }
+            )
+    return _typed(rows)

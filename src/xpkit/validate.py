@@ -37,6 +37,7 @@ import math
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -496,7 +497,12 @@ def run_suites(
 
     Returns the GX ``ExpectationSuiteValidationResult`` of each suite.
     """
-    import great_expectations as gx
+    with warnings.catch_warnings():
+        # GX imports pyspark when it is installed (the optional Spark extras),
+        # and pyspark warns about the pandas version on import: noise on the
+        # gates' stderr, which carries only their own failure messages.
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+        import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 

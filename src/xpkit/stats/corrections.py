@@ -1,9 +1,9 @@
 """Multiple-testing corrections of p-values (Holm, Benjamini-Hochberg).
 
-Missing p-values (None or NaN) stay None and do not count towards the family
-size. The arithmetic follows ``statsmodels.stats.multitest.multipletests``
-(methods ``holm`` and ``fdr_bh``) operation for operation, so results agree to
-the last bit.
+The arithmetic is statsmodels' ``multipletests`` (methods ``holm`` and
+``fdr_bh``); this module adds what the marts need around it: missing p-values
+(None or NaN) stay None and do not count towards the family size, p-values
+outside [0, 1] are refused, and the results are plain Python floats.
 """
 
 from __future__ import annotations
@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from statsmodels.stats.multitest import multipletests
 
 from xpkit.stats.numbers import is_missing
 
 __all__ = ["CORRECTIONS", "adjust_p_values", "benjamini_hochberg", "holm"]
 
 CORRECTIONS = ("holm", "bh", "none")
+
+# Our method names and statsmodels' for them.
+_STATSMODELS_METHOD = {"holm": "holm", "bh": "fdr_bh"}
 
 
 def _present(p_values: Sequence[float | None]) -> tuple[list[int], np.ndarray]:
@@ -38,6 +42,14 @@ def _scatter(
     return out
 
 
+def _adjust(p_values: Sequence[float | None], method: str) -> list[float | None]:
+    """Adjust the present p-values with ``multipletests``; None stays None."""
+    positions, values = _present(p_values)
+    if values.size:
+        values = multipletests(values, method=_STATSMODELS_METHOD[method])[1]
+    return _scatter(len(p_values), positions, values)
+
+
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
     """Holm's step-down adjusted p-values.
 
@@ -50,15 +62,7 @@ def holm(p_values: Sequence[float | None]) -> list[float | None]:
     Returns:
         Adjusted p-values in the input order, None where the input was missing.
     """
-    positions, values = _present(p_values)
-    if values.size:
-        order = np.argsort(values)
-        ranked = np.take(values, order) * np.arange(values.size, 0, -1)
-        ranked = np.maximum.accumulate(ranked)
-        ranked[ranked > 1] = 1
-        values = np.empty_like(ranked)
-        values[order] = ranked
-    return _scatter(len(p_values), positions, values)
+    return _adjust(p_values, "holm")
 
 
 def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
@@ -73,16 +77,7 @@ def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
     Returns:
         Adjusted p-values in the input order, None where the input was missing.
     """
-    positions, values = _present(p_values)
-    if values.size:
-        order = np.argsort(values)
-        factor = np.arange(1, values.size + 1) / float(values.size)
-        ranked = np.take(values, order) / factor
-        ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-        ranked[ranked > 1] = 1
-        values = np.empty_like(ranked)
-        values[order] = ranked
-    return _scatter(len(p_values), positions, values)
+    return _adjust(p_values, "bh")
 
 
 def adjust_p_values(
@@ -100,10 +95,8 @@ def adjust_p_values(
     Raises:
         ValueError: For an unknown method or a p-value outside [0, 1].
     """
-    if method == "holm":
-        return holm(p_values)
-    if method == "bh":
-        return benjamini_hochberg(p_values)
+    if method in _STATSMODELS_METHOD:
+        return _adjust(p_values, method)
     if method == "none":
         positions, values = _present(p_values)
         return _scatter(len(p_values), positions, values)

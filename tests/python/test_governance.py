@@ -174,7 +174,8 @@ def test_a_wrong_declared_type_stops_the_build(demo_warehouse, tmp_path):
     """experiment_health.units_exposed is a count (bigint) and
     assignment_balance.srm_p_value a double: declared as varchar, the SQL
     mart's contract stops it from building, and the Python mart fails its
-    column_types_match test, each naming the column."""
+    column_types_match test, which also names a declared column that the
+    model does not produce."""
     project = copy_project(tmp_path / "project", REPO / "seeds")
     marts_yml = project / "models" / "marts" / "_marts__models.yml"
     text = marts_yml.read_text()
@@ -185,7 +186,14 @@ def test_a_wrong_declared_type_stops_the_build(demo_warehouse, tmp_path):
     text = python_yml.read_text()
     typed = "      - name: srm_p_value\n        data_type: double\n"
     assert text.count(typed) == 1
-    python_yml.write_text(text.replace(typed, typed.replace("double", "varchar")))
+    text = text.replace(typed, typed.replace("double", "varchar"))
+    # ... and a declared column the model does not produce.
+    typed = "      - name: srm_error_message\n        data_type: varchar\n"
+    assert text.count(typed) == 1
+    extra = (
+        "      - name: srm_note\n        data_type: varchar\n        description: x\n"
+    )
+    python_yml.write_text(text.replace(typed, extra + typed))
     database = tmp_path / "warehouse.duckdb"
     shutil.copy2(demo_warehouse["database"], database)
     with duckdb.connect(str(database), read_only=True) as con:
@@ -202,8 +210,9 @@ def test_a_wrong_declared_type_stops_the_build(demo_warehouse, tmp_path):
     assert "This model has an enforced contract that failed" in log
     assert re.search(r"units_exposed\s*\|\s*BIGINT\s*\|\s*VARCHAR", log), log
     assert "assignment_balance.srm_p_value: declared varchar, built double" in log
+    assert "assignment_balance.srm_note: declared varchar, built missing" in log
     assert re.search(
-        r"FAIL 1 experimentation_column_types_match_assignment_balance", log
+        r"FAIL 2 experimentation_column_types_match_assignment_balance", log
     )
     # The failed contract left the existing table as it was.
     with duckdb.connect(str(database), read_only=True) as con:

@@ -1,14 +1,14 @@
 """One decision per registered experiment (scale, iterate, stop, do_not_start,
 keep_running) from pre-registered rules with thresholds from dbt vars. Thin:
-reads the result marts, calls xpkit.decisions.experiment_decisions."""
+reads the result marts, calls xpkit.marts.experiment_decisions."""
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     from datetime import UTC, datetime
 
-    from xpkit.decisions import DecisionConfig, experiment_decisions
     from xpkit.marts.daily_results import experiment_list
+    from xpkit.marts.experiment_decisions import DecisionConfig, experiment_decisions
 
     config = DecisionConfig(
         max_days_to_target=float(dbt.config.get("max_days_to_target")),

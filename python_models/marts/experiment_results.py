@@ -1,11 +1,11 @@
 """Results of every registered comparison: one row per experiment x metric x
 treatment variant. Thin: reads the per-arm sufficient statistics and the
-registry, and calls xpkit.results.experiment_results."""
+registry, and calls xpkit.marts.experiment_results."""
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.results import experiment_results
+    from xpkit.marts.experiment_results import experiment_results
     from xpkit.stats.bayesian import Prior
 
     return experiment_results(

@@ -8,7 +8,7 @@ assignment_balance does for the exposures).
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.results import assignment_balance
+    from xpkit.marts.assignment_balance import assignment_balance
 
     counts = dbt.ref("int_planned_arms_counted").to_arrow_table().to_pandas()
     return assignment_balance(counts)

@@ -5,7 +5,7 @@ Thin: reads arm_metrics_by_segment and the registry, calls xpkit."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.results import segment_results
+    from xpkit.marts.segment_results import segment_results
     from xpkit.stats.bayesian import Prior
 
     return segment_results(

@@ -38,13 +38,15 @@ import pandas as pd
 import pyarrow as pa
 
 from xpkit import load as raw_load
-from xpkit.decisions import DecisionConfig, experiment_decisions
 from xpkit.manifest import build_manifest
+from xpkit.marts.assignment_balance import assignment_balance
 from xpkit.marts.compliance_results import compliance_results
 from xpkit.marts.daily_results import daily_results, experiment_list
 from xpkit.marts.experiment_cate import experiment_cate
+from xpkit.marts.experiment_decisions import DecisionConfig, experiment_decisions
 from xpkit.marts.experiment_power import experiment_power
-from xpkit.results import assignment_balance, experiment_results, segment_results
+from xpkit.marts.experiment_results import experiment_results
+from xpkit.marts.segment_results import segment_results
 from xpkit.stats.bayesian import Prior
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from xpkit.results import RESULT_COLUMNS, experiment_results
+from xpkit.marts.experiment_results import RESULT_COLUMNS, experiment_results
 from xpkit.stats.bayesian import Prior, relative_lift_posterior
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""Decision rules (xpkit.decisions): one test per rule on hand-built marts, the
-rule order and thresholds, then the demo warehouse's decisions against the
-planted stories, its power figures against statsmodels on the raw unit-level
-arrays, and the portfolio's shape."""
+"""Decision rules (xpkit.marts.experiment_decisions): one test per rule on
+hand-built marts, the rule order and thresholds, then the demo warehouse's
+decisions against the planted stories, its power figures against statsmodels
+on the raw unit-level arrays, and the portfolio's shape."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 from warehouse import REPO, read_tables
 
-from xpkit.decisions import (
+from xpkit.marts.experiment_decisions import (
     DECISION_COLUMNS,
     RULES,
     DecisionConfig,

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from warehouse import read_tables
 
-from xpkit.decisions import experiment_decisions
+from xpkit.marts.experiment_decisions import experiment_decisions
 from xpkit.report import charts
 from xpkit.report.pages import harm_lines
 

@@ -138,7 +138,7 @@ def test_rounding_tolerance_is_the_summation_bound():
 
 
 def test_results_name_the_arm_of_an_impossible_row():
-    from xpkit.results import _comparison_row
+    from xpkit.marts.experiment_results import _comparison_row
 
     row = {"aggregation": "binary", "has_covariate": False}
     arms = {

@@ -10,12 +10,8 @@ from scipy import stats
 from statsmodels.stats import proportion
 from statsmodels.stats.multitest import multipletests
 
-from xpkit.results import (
-    BALANCE_COLUMNS,
-    RESULT_COLUMNS,
-    assignment_balance,
-    experiment_results,
-)
+from xpkit.marts.assignment_balance import BALANCE_COLUMNS, assignment_balance
+from xpkit.marts.experiment_results import RESULT_COLUMNS, experiment_results
 
 REQUIRED = [
     "experiment_id",

@@ -10,7 +10,7 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
-from xpkit.results import SEGMENT_VS_REST_COLUMNS, segment_results
+from xpkit.marts.segment_results import SEGMENT_VS_REST_COLUMNS, segment_results
 
 SEGMENTS = ("a", "b", "c")
 RNG = np.random.default_rng(88)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from xpkit.decisions import DecisionConfig, experiment_decisions
+from xpkit.marts.experiment_decisions import DecisionConfig, experiment_decisions
 
 AS_OF = pd.Timestamp("2024-11-01 12:00:00")
 

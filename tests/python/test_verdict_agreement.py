@@ -24,7 +24,8 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from xpkit.marts.daily_results import daily_results
-from xpkit.results import experiment_results, segment_results
+from xpkit.marts.experiment_results import experiment_results
+from xpkit.marts.segment_results import segment_results
 from xpkit.stats.sequential import fieller_relative_interval
 
 NEAR = 1e-12  # p-values this close to alpha are not judged
@@ -408,7 +409,7 @@ def test_primary_family_is_not_diluted_by_secondaries():
 
 
 def test_effective_level_handles_zero_and_capped_p_values():
-    from xpkit.results import effective_alpha
+    from xpkit.marts.experiment_results import effective_alpha
 
     assert effective_alpha(0.05, 0.0, 0.0, 4) == 0.05  # p = 0: any level rejects
     assert effective_alpha(0.05, 0.0, 0.001, 4) == 0.05 / 4  # defensive: Bonferroni

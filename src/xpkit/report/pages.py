@@ -22,7 +22,7 @@ import duckdb
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from xpkit.decisions import harm_lines
+from xpkit.marts.experiment_decisions import harm_lines
 from xpkit.report import charts
 from xpkit.report import formatting as fmt
 from xpkit.report.cumulative import cumulative_lift

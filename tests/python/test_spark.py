@@ -31,17 +31,19 @@ def test_project_settings_read_the_vars_the_python_models_read(monkeypatch):
     settings = xpkit_spark.project_settings(REPO)
     project_vars = yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"]
     assert (
-        settings.multiple_testing_correction
+        settings["multiple_testing_correction"]
         == project_vars["multiple_testing_correction"]
     )
-    assert settings.min_segment_units == project_vars["min_segment_units"]
-    assert math.isclose(settings.max_days_to_target, project_vars["max_days_to_target"])
-    assert settings.as_of == "2024-11-01 12:00:00"
+    assert settings["min_segment_units"] == project_vars["min_segment_units"]
+    assert math.isclose(
+        settings["max_days_to_target"], project_vars["max_days_to_target"]
+    )
+    assert settings["as_of"] == "2024-11-01 12:00:00"
     overridden = xpkit_spark.project_settings(
         REPO, {"multiple_testing_correction": "bh", "min_segment_units": None}
     )
-    assert overridden.multiple_testing_correction == "bh"
-    assert overridden.min_segment_units == project_vars["min_segment_units"]
+    assert overridden["multiple_testing_correction"] == "bh"
+    assert overridden["min_segment_units"] == project_vars["min_segment_units"]
 
 
 def test_every_python_model_has_a_spark_counterpart():

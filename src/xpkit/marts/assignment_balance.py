@@ -9,11 +9,18 @@ from typing import Any
 
 import pandas as pd
 
+from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import native, records, typed_frame
 from xpkit.stats.numbers import is_missing
 from xpkit.stats.srm import SRM_THRESHOLD, srm_test
 
-__all__ = ["BALANCE_COLUMNS", "assignment_balance"]
+__all__ = [
+    "ARM_COUNT_COLUMNS",
+    "PLANNED_DECLARATION",
+    "DECLARATION",
+    "BALANCE_COLUMNS",
+    "assignment_balance",
+]
 
 BALANCE_COLUMNS: dict[str, str] = {
     "expected_share": "Float64",
@@ -84,3 +91,33 @@ def assignment_balance(
     extra = typed_frame(added, BALANCE_COLUMNS)
     out = out.drop(columns=[c for c in BALANCE_COLUMNS if c in out.columns])
     return pd.concat([out, extra], axis=1)
+
+
+# The per-arm counts it reads (int_arms_counted, int_planned_arms_counted),
+# passed through in front of BALANCE_COLUMNS.
+ARM_COUNT_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "variant": "string",
+    "is_control": "boolean",
+    "allocation_weight": "Float64",
+    "status": "string",
+    "units": "Int64",
+}
+
+DECLARATION = MartDeclaration(
+    name="assignment_balance",
+    inputs=("intermediate.int_arms_counted",),
+    settings=(),
+    columns={**ARM_COUNT_COLUMNS, **BALANCE_COLUMNS},
+    build=lambda inputs, settings: assignment_balance(inputs["int_arms_counted"]),
+)
+
+PLANNED_DECLARATION = MartDeclaration(
+    name="planned_assignment_balance",
+    inputs=("intermediate.int_planned_arms_counted",),
+    settings=(),
+    columns={**ARM_COUNT_COLUMNS, **BALANCE_COLUMNS},
+    build=lambda inputs, settings: assignment_balance(
+        inputs["int_planned_arms_counted"]
+    ),
+)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import alpha_or_default, clean
 from xpkit.stats.iv import (
     WEAK_INSTRUMENT_F,
@@ -19,7 +20,7 @@ from xpkit.stats.iv import (
     weighted_compliance_estimates,
 )
 
-__all__ = ["COMPLIANCE_COLUMNS", "RATIO_SKIPPED", "compliance_results"]
+__all__ = ["DECLARATION", "COMPLIANCE_COLUMNS", "RATIO_SKIPPED", "compliance_results"]
 
 # The columns of marts.compliance_results, in order, with their pandas dtypes.
 COMPLIANCE_COLUMNS: dict[str, str] = {
@@ -217,3 +218,16 @@ def compliance_results(
         }
     )
     return frame
+
+
+DECLARATION = MartDeclaration(
+    name="compliance_results",
+    inputs=("marts.arm_metrics_by_compliance", "staging.stg_registry__experiments"),
+    settings=("weak_instrument_f_threshold",),
+    columns=COMPLIANCE_COLUMNS,
+    build=lambda inputs, settings: compliance_results(
+        inputs["arm_metrics_by_compliance"],
+        inputs["stg_registry__experiments"],
+        weak_f=settings["weak_instrument_f_threshold"],
+    ),
+)

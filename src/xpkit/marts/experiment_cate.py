@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from xpkit.marts.declaration import MartDeclaration
 from xpkit.stats.hte import (
     cate_cells,
     design_matrix,
@@ -13,7 +14,7 @@ from xpkit.stats.hte import (
     uplift_curve,
 )
 
-__all__ = ["CATE_COLUMNS", "experiment_cate"]
+__all__ = ["DECLARATION", "CATE_COLUMNS", "experiment_cate"]
 
 NUMERIC_FEATURES = ("age", "activity_score", "signup_month", "pre_metric")
 CATEGORICAL_FEATURES = ("segment",)
@@ -163,3 +164,14 @@ def experiment_cate(
                 }
             )
     return _typed(rows)
+
+
+DECLARATION = MartDeclaration(
+    name="experiment_cate",
+    inputs=("intermediate.int_cate_units",),
+    settings=("min_segment_units",),
+    columns=CATE_COLUMNS,
+    build=lambda inputs, settings: experiment_cate(
+        inputs["int_cate_units"], min_units=settings["min_segment_units"]
+    ),
+)

@@ -38,17 +38,21 @@ metric by metric_id when several are registered):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
+from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import clean, records, typed_frame
 from xpkit.narrative import format_p
 from xpkit.settings import DEFAULT_ALPHA
 from xpkit.stats.numbers import finite, is_missing
 
 __all__ = [
+    "DECLARATION",
     "DECISIONS",
     "DECISION_COLUMNS",
     "INCONCLUSIVE_DECISIONS",
@@ -1411,3 +1415,51 @@ def experiment_decisions(
         )
     rows.sort(key=lambda r: str(r["experiment_id"]))
     return typed_frame(rows, DECISION_COLUMNS)
+
+
+def _build(
+    inputs: Mapping[str, pd.DataFrame], settings: Mapping[str, Any]
+) -> pd.DataFrame:
+    config = DecisionConfig(
+        max_days_to_target=settings["max_days_to_target"],
+        max_multi_variant_share=settings["max_multi_variant_share"],
+        inconclusive_decision=settings["inconclusive_decision"],
+        sequential_experiments=frozenset(settings["sequential_experiments"]),
+    )
+    # The build's as-of time: the var as_of (env XP_AS_OF) when set, else now.
+    return experiment_decisions(
+        inputs["stg_registry__experiments"],
+        inputs["stg_registry__experiment_metrics"],
+        inputs["experiment_results"],
+        inputs["segment_results"],
+        inputs["assignment_balance"],
+        inputs["experiment_health"],
+        inputs["experiment_power"],
+        config=config,
+        decided_at=settings["as_of"] or datetime.now(UTC),
+        daily_results=inputs["daily_results"],
+    )
+
+
+DECLARATION = MartDeclaration(
+    name="experiment_decisions",
+    inputs=(
+        "staging.stg_registry__experiments",
+        "staging.stg_registry__experiment_metrics",
+        "marts.experiment_results",
+        "marts.segment_results",
+        "marts.assignment_balance",
+        "marts.experiment_health",
+        "marts.experiment_power",
+        "marts.daily_results",
+    ),
+    settings=(
+        "max_days_to_target",
+        "max_multi_variant_share",
+        "inconclusive_decision",
+        "sequential_experiments",
+        "as_of",
+    ),
+    columns=DECISION_COLUMNS,
+    build=_build,
+)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import records, typed_frame
 from xpkit.narrative import decimals, format_p, pct
 from xpkit.settings import DEFAULT_ALPHA
@@ -29,6 +30,8 @@ from xpkit.stats.numbers import is_missing
 from xpkit.stats.statistics import from_row
 
 __all__ = [
+    "REGISTRY_INPUTS",
+    "DECLARATION",
     "CORRECTION_FAMILIES",
     "DEFAULT_ALPHA",
     "RESULT_COLUMNS",
@@ -694,3 +697,42 @@ def experiment_results(
         row["summary"] = _summary(row, correction)
         row |= _bayesian(row, prior)
     return typed_frame(rows, RESULT_COLUMNS)
+
+
+REGISTRY_INPUTS = (
+    "staging.stg_registry__experiments",
+    "staging.stg_registry__metrics",
+    "staging.stg_registry__experiment_metrics",
+    "staging.stg_registry__experiment_variants",
+)
+
+
+def _build(
+    inputs: Mapping[str, pd.DataFrame], settings: Mapping[str, Any]
+) -> pd.DataFrame:
+    return experiment_results(
+        inputs["arm_metrics"],
+        inputs["stg_registry__experiments"],
+        inputs["stg_registry__metrics"],
+        inputs["stg_registry__experiment_metrics"],
+        correction=settings["multiple_testing_correction"],
+        correction_families=settings["correction_families"],
+        prior=Prior.from_vars(
+            settings["bayesian_prior_mean"], settings["bayesian_prior_sd"]
+        ),
+        experiment_variants=inputs["stg_registry__experiment_variants"],
+    )
+
+
+DECLARATION = MartDeclaration(
+    name="experiment_results",
+    inputs=("marts.arm_metrics", *REGISTRY_INPUTS),
+    settings=(
+        "multiple_testing_correction",
+        "correction_families",
+        "bayesian_prior_mean",
+        "bayesian_prior_sd",
+    ),
+    columns=RESULT_COLUMNS,
+    build=_build,
+)

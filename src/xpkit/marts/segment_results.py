@@ -11,9 +11,11 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
+from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.experiment_results import (
     BAYESIAN_FIGURES,
     DEFAULT_ALPHA,
+    REGISTRY_INPUTS,
     RESULT_COLUMNS,
     experiment_results,
 )
@@ -23,7 +25,12 @@ from xpkit.stats.corrections import adjust_p_values
 from xpkit.stats.srm import srm_test
 from xpkit.stats.statistics import Statistic, unadjusted_from_row
 
-__all__ = ["SEGMENT_VS_REST_COLUMNS", "segment_results"]
+__all__ = [
+    "SEGMENT_RESULT_COLUMNS",
+    "DECLARATION",
+    "SEGMENT_VS_REST_COLUMNS",
+    "segment_results",
+]
 
 SEGMENT_KEYS = ("segment_dimension", "segment_value")
 SUPPRESSED_COLUMNS = (
@@ -74,6 +81,16 @@ SEGMENT_VS_REST_COLUMNS: dict[str, str] = {
     "lift_difference_p_value_adjusted": "Float64",
     "is_heterogeneous": "boolean",
     "lift_difference_error_message": "string",
+}
+
+
+SEGMENT_RESULT_COLUMNS: dict[str, str] = {
+    "segment_dimension": "string",
+    "segment_value": "string",
+    **RESULT_COLUMNS,
+    "segment_srm_p_value": "Float64",
+    "is_suppressed": "boolean",
+    **SEGMENT_VS_REST_COLUMNS,
 }
 
 
@@ -262,14 +279,7 @@ def segment_results(
         ``_segment_vs_rest``); ``is_heterogeneous`` is that adjusted p-value
         below alpha.
     """
-    columns = {
-        "segment_dimension": "string",
-        "segment_value": "string",
-        **RESULT_COLUMNS,
-        "segment_srm_p_value": "Float64",
-        "is_suppressed": "boolean",
-        **SEGMENT_VS_REST_COLUMNS,
-    }
+    columns = SEGMENT_RESULT_COLUMNS
     if arm_metrics_by_segment.empty:
         return typed_frame([], columns)
     weights = {
@@ -320,3 +330,36 @@ def segment_results(
     combined = records(pd.concat(frames, ignore_index=True))
     _segment_vs_rest(records(arm_metrics_by_segment), combined)
     return typed_frame(combined, columns)
+
+
+def _build(
+    inputs: Mapping[str, pd.DataFrame], settings: Mapping[str, Any]
+) -> pd.DataFrame:
+    return segment_results(
+        inputs["arm_metrics_by_segment"],
+        inputs["stg_registry__experiments"],
+        inputs["stg_registry__metrics"],
+        inputs["stg_registry__experiment_metrics"],
+        inputs["stg_registry__experiment_variants"],
+        correction=settings["multiple_testing_correction"],
+        correction_families=settings["correction_families"],
+        prior=Prior.from_vars(
+            settings["bayesian_prior_mean"], settings["bayesian_prior_sd"]
+        ),
+        min_units=settings["min_segment_units"],
+    )
+
+
+DECLARATION = MartDeclaration(
+    name="segment_results",
+    inputs=("marts.arm_metrics_by_segment", *REGISTRY_INPUTS),
+    settings=(
+        "multiple_testing_correction",
+        "correction_families",
+        "bayesian_prior_mean",
+        "bayesian_prior_sd",
+        "min_segment_units",
+    ),
+    columns=SEGMENT_RESULT_COLUMNS,
+    build=_build,
+)

@@ -34,7 +34,7 @@ $(SPARK_TARGETS): export SPARK_LOCAL_IP ?= 127.0.0.1
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help setup browser lock demo load build refresh validate report run test test-python test-smoke lint format docs clean query bench \
+.PHONY: help setup browser lock demo load build refresh validate report run test test-python test-smoke lint format docs settings-table clean query bench \
 	spark-setup test-spark spark-load spark-build spark-results spark-run
 
 help: ## List the targets
@@ -143,6 +143,9 @@ BENCH_ARGS ?= --append-day
 bench: export SPARK_JAVA_HOME := $(SPARK_JAVA_HOME)
 bench: setup $(if $(findstring --spark,$(BENCH_ARGS)),spark-setup) ## Benchmark against the best hand-written query: make bench SCALE=S1 [MEMORY_LIMIT=8GB] [BENCH_ARGS="--append-day --spark"]
 	@$(PY) bench/run.py --scale $(SCALE) $(if $(MEMORY_LIMIT),--memory-limit $(MEMORY_LIMIT)) $(BENCH_ARGS)
+
+settings-table: setup ## Rewrite README's settings table from src/xpkit/settings.py
+	@$(VENV)/bin/python -m xpkit.settings README.md
 
 docs: setup ## Generate the dbt docs site (target/index.html)
 	@$(DBT) docs generate $(DBT_FLAGS)

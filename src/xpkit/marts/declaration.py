@@ -57,6 +57,8 @@ def read_var(var: Var, raw: Any) -> Any:
         return _convert(var, lambda v: int(str(v).strip()), raw)
     if var.kind == "float":
         return _convert(var, float, raw)
+    if var.kind == "yaml":
+        return raw
     raise ValueError(f"var {var.name}: unknown kind {var.kind!r}")
 
 

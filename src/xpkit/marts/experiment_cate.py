@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from xpkit.marts.declaration import MartDeclaration
+from xpkit.settings import default_float
 from xpkit.stats.hte import (
     cate_cells,
     design_matrix,
@@ -49,7 +50,7 @@ def _typed(rows: list[dict]) -> pd.DataFrame:
 
 def experiment_cate(
     units: pd.DataFrame,
-    min_units: int = 10,
+    min_units: int = int(default_float("min_segment_units")),
     n_folds: int = 2,
     random_state: int = 0,
 ) -> pd.DataFrame:

@@ -48,7 +48,12 @@ import pandas as pd
 from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import clean, records, typed_frame
 from xpkit.narrative import format_p
-from xpkit.settings import DEFAULT_ALPHA
+from xpkit.settings import (
+    DEFAULT_ALPHA,
+    SRM_THRESHOLD,
+    default_float,
+    default_str,
+)
 from xpkit.stats.numbers import finite, is_missing
 
 __all__ = [
@@ -173,9 +178,9 @@ class DecisionConfig:
             ``daily_results``; the others never get an early winner.
     """
 
-    max_days_to_target: float = 90.0
-    max_multi_variant_share: float = 0.01
-    inconclusive_decision: str = "iterate"
+    max_days_to_target: float = default_float("max_days_to_target")
+    max_multi_variant_share: float = default_float("max_multi_variant_share")
+    inconclusive_decision: str = default_str("inconclusive_decision")
     sequential_experiments: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
@@ -943,7 +948,7 @@ def _rule_data_quality(evidence: Evidence, config: DecisionConfig) -> Verdict | 
         p = evidence.srm_p_value
         problems.append(
             "the arm sizes do not match the allocation (sample ratio mismatch, "
-            f"{format_p(p) if p is not None else 'p n/a'} < 0.001)"
+            f"{format_p(p) if p is not None else 'p n/a'} < {SRM_THRESHOLD:g})"
         )
         causes.append("the sample ratio mismatch")
     if evidence.data_quality_passed is False:

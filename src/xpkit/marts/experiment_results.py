@@ -17,7 +17,7 @@ import pandas as pd
 from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import records, typed_frame
 from xpkit.narrative import decimals, format_p, pct
-from xpkit.settings import DEFAULT_ALPHA
+from xpkit.settings import DEFAULT_ALPHA, default_str
 from xpkit.stats.bayesian import Prior, relative_lift_posterior
 from xpkit.stats.corrections import CORRECTIONS, adjust_p_values
 from xpkit.stats.frequentist import (
@@ -553,10 +553,10 @@ def experiment_results(
     experiments: pd.DataFrame,
     metrics: pd.DataFrame,
     experiment_metrics: pd.DataFrame,
-    correction: str = "holm",
+    correction: str = default_str("multiple_testing_correction"),
     experiment_variants: pd.DataFrame | None = None,
     prior: Prior | None = None,
-    correction_families: str = "by_role",
+    correction_families: str = default_str("correction_families"),
 ) -> pd.DataFrame:
     """One row per experiment x registered metric x treatment variant.
 

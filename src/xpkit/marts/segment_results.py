@@ -20,6 +20,7 @@ from xpkit.marts.experiment_results import (
     experiment_results,
 )
 from xpkit.marts.frames import native, records, typed_frame
+from xpkit.settings import default_str
 from xpkit.stats.bayesian import Prior
 from xpkit.stats.corrections import adjust_p_values
 from xpkit.stats.srm import srm_test
@@ -241,10 +242,10 @@ def segment_results(
     metrics: pd.DataFrame,
     experiment_metrics: pd.DataFrame,
     experiment_variants: pd.DataFrame,
-    correction: str = "holm",
+    correction: str = default_str("multiple_testing_correction"),
     min_units: int = 0,
     prior: Prior | None = None,
-    correction_families: str = "by_role",
+    correction_families: str = default_str("correction_families"),
 ) -> pd.DataFrame:
     """``experiment_results`` within each segment, with a per-segment SRM test.
 

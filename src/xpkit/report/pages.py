@@ -28,6 +28,7 @@ from xpkit.report import formatting as fmt
 from xpkit.report.cumulative import cumulative_lift
 from xpkit.report.data import Provenance, WarehouseData, provenance, read_warehouse
 from xpkit.report.templates import STYLE, TEMPLATES
+from xpkit.settings import SRM_THRESHOLD
 from xpkit.stats.numbers import finite
 
 __all__ = ["SECTIONS", "build_report", "harm_lines", "page_file_name"]
@@ -52,7 +53,6 @@ SECTIONS = (
 ROLE_RANK = {"primary": 0, "secondary": 1, "guardrail": 2}
 DECISION_ORDER = ("scale", "iterate", "keep_running", "stop", "do_not_start")
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"}
-SRM_THRESHOLD = 0.001
 LEARNER_NAMES = {
     "t_learner": "T-learner",
     "s_learner": "S-learner",

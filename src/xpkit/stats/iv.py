@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from scipy import stats
 
+from xpkit.settings import WEAK_INSTRUMENT_F
 from xpkit.stats.numbers import finite
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
 
 # Staiger and Stock's rule of thumb: a first-stage F below 10 signals a weak
 # instrument (Wald intervals too narrow, the estimate biased towards the naive).
-WEAK_INSTRUMENT_F = 10.0
 
 # A first stage this small relative to 1 is treated as zero (no identification).
 _ZERO_FIRST_STAGE = 1e-12

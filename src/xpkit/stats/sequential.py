@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from xpkit.settings import DEFAULT_TUNING_UNITS
 from xpkit.stats.frequentist import ComparisonResult
 from xpkit.stats.numbers import finite
 from xpkit.stats.statistics import (
@@ -61,7 +62,6 @@ __all__ = [
     "sequential_interval",
 ]
 
-DEFAULT_TUNING_UNITS = 10_000.0
 _SUM_COLUMNS = ("n_units", *SUFFICIENT_STATISTIC_COLUMNS)
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["SRM_THRESHOLD", "SrmResult", "srm_test"]
+from xpkit.settings import SRM_THRESHOLD
 
-SRM_THRESHOLD = 0.001
+__all__ = ["SRM_THRESHOLD", "SrmResult", "srm_test"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,8 @@ from oracle import (
 from statsmodels.sandbox.regression.gmm import IV2SLS, IVGMM
 from warehouse import REPO, read_tables
 
+from xpkit.narrative import report as fmt
 from xpkit.report import build_report
-from xpkit.report import formatting as fmt
 
 pytestmark = pytest.mark.warehouse
 RTOL = 1e-9

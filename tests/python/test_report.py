@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from xpkit.narrative import report as fmt
 from xpkit.report import SECTIONS, build_report, charts, page_file_name
-from xpkit.report import formatting as fmt
 from xpkit.report.cumulative import cumulative_lift
 
 SVG = "{http://www.w3.org/2000/svg}"

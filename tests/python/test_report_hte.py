@@ -14,8 +14,8 @@ from test_report import (
     texts,
 )
 
+from xpkit.narrative import report as fmt
 from xpkit.report import build_report, charts
-from xpkit.report import formatting as fmt
 
 
 def test_cate_heatmap_colours_by_sign_and_marks_missing_cells():

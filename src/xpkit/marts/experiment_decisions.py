@@ -47,7 +47,21 @@ import pandas as pd
 
 from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import clean, records, typed_frame
-from xpkit.narrative import format_p
+from xpkit.narrative.decisions import (
+    adjusted_interval,
+    breach_text,
+    count,
+    harm_list,
+    harm_sentences,
+    in_sentence,
+    interval_text,
+    lift_phrase,
+    percent,
+    segment_label,
+    share_phrase,
+    worse_text,
+)
+from xpkit.narrative.numbers import format_p
 from xpkit.settings import (
     DEFAULT_ALPHA,
     SRM_THRESHOLD,
@@ -259,18 +273,20 @@ class GuardrailCheck:
     def figures(self) -> str:
         """``-3.1% (lower bound -9.0% vs tolerance -2.0%)``."""
         lift = (
-            _pct(self.rel_lift)
+            percent(self.rel_lift)
             if self.rel_lift is not None
             else "relative change undefined"
         )
         side = "upper" if self.decrease else "lower"
         bound = (
-            f"{side} bound {_pct(self.bound)}" if self.bound is not None else "no bound"
+            f"{side} bound {percent(self.bound)}"
+            if self.bound is not None
+            else "no bound"
         )
         if self.tolerance == 0:
             limit = "0%"
         else:
-            limit = _pct(self.tolerance if self.decrease else -self.tolerance)
+            limit = percent(self.tolerance if self.decrease else -self.tolerance)
         return f"{lift} ({bound} vs tolerance {limit})"
 
     def describe(self, with_variant: bool = False) -> str:
@@ -366,92 +382,6 @@ class Evidence:
 
 
 # ---------------------------------------------------------------------------
-# Formatting
-# ---------------------------------------------------------------------------
-
-
-def _pct(value: float | None, decimals: int = 1, signed: bool = True) -> str:
-    """A fraction as a percentage, e.g. ``+44.2%``; ``n/a`` when missing."""
-    if value is None:
-        return "n/a"
-    return f"{value * 100:{'+' if signed else ''}.{decimals}f}%"
-
-
-def _count(value: float | None) -> str:
-    """A number with thousands separators (no decimals)."""
-    return "n/a" if value is None else f"{value:,.0f}"
-
-
-def _in_sentence(name: str) -> str:
-    """A display name for mid-sentence use: ``Reply rate`` -> ``reply rate``
-    (names starting with an acronym, like ``CSAT``, are kept)."""
-    if len(name) > 1 and name[0].isupper() and name[1].islower():
-        return name[0].lower() + name[1:]
-    return name
-
-
-def _adjusted_interval(
-    row: dict[str, Any],
-) -> tuple[float | None, float | None, str]:
-    """The relative interval that goes with the row's adjusted verdict.
-
-    The multiplicity-adjusted interval (``rel_ci_*_adjusted``, which excludes
-    0 exactly when the adjusted p-value is below alpha); for a sequential
-    call, the confidence sequence. Results without the adjusted columns (an
-    older warehouse) give the unadjusted interval, labelled as such.
-    """
-    if row.get("interval_kind") == "always-valid":
-        return row.get("rel_ci_low"), row.get("rel_ci_high"), "always-valid"
-    if "rel_ci_low_adjusted" in row or "rel_ci_high_adjusted" in row:
-        low, high = row.get("rel_ci_low_adjusted"), row.get("rel_ci_high_adjusted")
-        return finite(low), finite(high), "adjusted"
-    return finite(row.get("rel_ci_low")), finite(row.get("rel_ci_high")), "unadjusted"
-
-
-def _interval_text(row: dict[str, Any]) -> str:
-    """``adjusted 95% CI +10.0% to +30.0%``, or "" without an interval."""
-    low, high, kind = _adjusted_interval(row)
-    if low is None or high is None:
-        return ""
-    alpha = row.get("alpha") or DEFAULT_ALPHA
-    return f"{kind} {round((1 - alpha) * 100, 6):g}% CI {_pct(low)} to {_pct(high)}"
-
-
-def _lift_phrase(row: dict[str, Any]) -> str:
-    """``<Metric> rose 44.2% with <variant> (adjusted 95% CI ...; adjusted p)``."""
-    name = str(row.get("metric_name") or row.get("metric_id"))
-    name = name[:1].upper() + name[1:]
-    rel = row.get("rel_lift")
-    lift = row.get("abs_lift")
-    verb = "changed"
-    if lift is not None:
-        verb = "rose" if lift > 0 else "fell" if lift < 0 else "did not change"
-    figures = []
-    interval = _interval_text(row)
-    if interval:
-        figures.append(interval)
-    p = row.get("p_value_adjusted")
-    if p is not None:
-        figures.append(f"adjusted {format_p(p)}")
-    detail = f" ({'; '.join(figures)})" if figures else ""
-    change = f" {_pct(abs(rel), signed=False)}" if rel else ""
-    return f"{name} {verb}{change} with {row.get('variant')}{detail}"
-
-
-def _share_phrase(power: dict[str, Any]) -> str:
-    """``100% of the planned sample (1,020 of 1,020 units)`` or why unknown."""
-    share = power.get("share_of_target")
-    if share is None:
-        reason = power.get("error_message") or "no sample-size target"
-        return f"share of the planned sample unknown ({reason})"
-    return (
-        f"{_pct(share, 0, signed=False)} of the planned sample "
-        f"({_count(power.get('current_units'))} of "
-        f"{_count(power.get('required_units_total'))} units)"
-    )
-
-
-# ---------------------------------------------------------------------------
 # Evidence
 # ---------------------------------------------------------------------------
 
@@ -525,39 +455,6 @@ def _guardrail_check(row: dict[str, Any], where: str) -> GuardrailCheck:
     )
 
 
-def _breach_text(check: GuardrailCheck) -> str:
-    """A ``guardrails_breached`` entry: ``csat (overall): -20.0% (tolerance 2.0%)``."""
-    tolerance = f"tolerance {_pct(check.tolerance, signed=False)}"
-    if check.rel_lift is None:
-        return (
-            f"{check.metric_id} ({check.where}): significantly worse, relative "
-            f"change undefined ({tolerance})"
-        )
-    return f"{check.metric_id} ({check.where}): {_pct(check.rel_lift)} ({tolerance})"
-
-
-def _worse_text(row: dict[str, Any]) -> str:
-    """A significantly bad metric: ``meetings: -20.0% (adjusted 95% CI ...; p)``."""
-    figures = [
-        text
-        for text in (
-            _interval_text(row),
-            f"adjusted {format_p(row['p_value_adjusted'])}"
-            if row.get("p_value_adjusted") is not None
-            else "",
-        )
-        if text
-    ]
-    detail = f" ({'; '.join(figures)})" if figures else ""
-    return f"{row['metric_id']}: {_pct(row.get('rel_lift'))}{detail}"
-
-
-def _segment_label(row: dict[str, Any], dimensions: int) -> str:
-    """The segment's value, prefixed by its dimension when there are several."""
-    value = row.get("segment_value")
-    return f"{row.get('segment_dimension')}={value}" if dimensions > 1 else str(value)
-
-
 def _segment_winners(
     rows: list[dict[str, Any]],
 ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
@@ -573,8 +470,8 @@ def _segment_winners(
     for key in sorted(by_segment, key=lambda k: (str(k[0]), str(k[1]))):
         best = max(by_segment[key], key=lambda r: (_good_lift(r), str(r["variant"])))
         lift = best.get("rel_lift")
-        figure = f" ({_pct(lift, 0)})" if lift is not None else ""
-        label = _segment_label(best, dimensions)
+        figure = f" ({percent(lift, 0)})" if lift is not None else ""
+        label = segment_label(best, dimensions)
         texts.append(f"{label}: {best['variant']}{figure}")
         pairs.append((label, str(best["variant"])))
     return tuple(texts), tuple(pairs)
@@ -646,14 +543,6 @@ def _sequential_call(
 
 
 _ROLE_ORDER = {"primary": 0, "secondary": 1, "guardrail": 2}
-_HARM_TITLES = {
-    "worse": ("Significantly worse", "Significantly worse"),
-    "breached": ("Guardrail breached", "Guardrails breached"),
-    "inconclusive": (
-        "Guardrail inconclusive (harm beyond its tolerance not ruled out)",
-        "Guardrails inconclusive (harm beyond their tolerance not ruled out)",
-    ),
-}
 
 
 def _harms(
@@ -677,7 +566,7 @@ def _harms(
             Harm(
                 "worse",
                 ("worse", variant, metric, "overall"),
-                _lift_phrase(row),
+                lift_phrase(row),
                 metric,
             )
         )
@@ -703,21 +592,6 @@ def _harms(
             )
         )
     return tuple(harms)
-
-
-def _harm_list(harms: tuple[Harm, ...], covered: frozenset = frozenset()) -> list[str]:
-    """``Significantly worse: ...``, ``Guardrails breached: ...``, ... sentences."""
-    parts = []
-    for kind, (one, many) in _HARM_TITLES.items():
-        items = [h.text for h in harms if h.kind == kind and h.key not in covered]
-        if items:
-            parts.append(f"{one if len(items) == 1 else many}: {'; '.join(items)}.")
-    return parts
-
-
-def _harm_sentences(harms: tuple[Harm, ...], covered: frozenset = frozenset()) -> str:
-    """The sentences of ``_harm_list`` joined (or "")."""
-    return " ".join(_harm_list(harms, covered))
 
 
 def _harm_inputs(
@@ -775,7 +649,7 @@ def harm_lines(
     cleaned = [{k: clean(v) for k, v in r.items()} for r in results]
     cells = [{k: clean(v) for k, v in r.items()} for r in segments or []]
     checks, segment_breaches, worse = _harm_inputs(cleaned, cells)
-    return _harm_list(_harms(worse, checks, segment_breaches))
+    return harm_list(_harms(worse, checks, segment_breaches))
 
 
 def _below_planned_sample(status: Any, power: dict[str, Any]) -> bool:
@@ -826,14 +700,14 @@ def gather_evidence(
 
     checks, segment_breaches, worse = _harm_inputs(results, segments)
     mine = [c for c in checks if variant is not None and c.variant == variant]
-    breaches = [_breach_text(c) for c in mine if c.status == "breached"]
+    breaches = [breach_text(c) for c in mine if c.status == "breached"]
     mine_in_segments = [
         c for c in segment_breaches if variant is not None and c.variant == variant
     ]
-    breaches += [_breach_text(c) for c in mine_in_segments]
+    breaches += [breach_text(c) for c in mine_in_segments]
     breach_segments = [c.where for c in mine_in_segments]
     bad_secondaries = [
-        _worse_text(row)
+        worse_text(row)
         for row in worse
         if row.get("variant") == variant and row.get("metric_id") != metric_id
     ]
@@ -880,7 +754,7 @@ def gather_evidence(
 def _name(evidence: Evidence) -> str:
     """The decisive primary metric's name for mid-sentence use."""
     name = evidence.primary_metric_name or evidence.primary_metric_id
-    return _in_sentence(str(name)) if name else "the primary metric"
+    return in_sentence(str(name)) if name else "the primary metric"
 
 
 def _rule_planned(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
@@ -908,8 +782,8 @@ def _rule_planned(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
             f"{refine}: establish a baseline for {name} and the traffic available.",
         )
     need = (
-        f"{_count(required)} units ({_count(power.get('required_units_per_arm'))} "
-        f"per arm to detect a {_pct(power.get('mde_relative'), 0, False)} change in "
+        f"{count(required)} units ({count(power.get('required_units_per_arm'))} "
+        f"per arm to detect a {percent(power.get('mde_relative'), 0, False)} change in "
         f"{name} at alpha {power.get('alpha'):g} and power {power.get('power'):g})"
     )
     days = power.get("projected_days_to_target")
@@ -921,7 +795,7 @@ def _rule_planned(evidence: Evidence, config: DecisionConfig) -> Verdict | None:
             "do_not_start",
             "planned_not_ready",
             f"The design needs {need}, but the time to reach it is unknown: {reason}.",
-            f"{refine}: find enough traffic for {_count(required)} units.",
+            f"{refine}: find enough traffic for {count(required)} units.",
         )
     if days > config.max_days_to_target:
         return Verdict(
@@ -953,9 +827,9 @@ def _rule_data_quality(evidence: Evidence, config: DecisionConfig) -> Verdict | 
         causes.append("the sample ratio mismatch")
     if evidence.data_quality_passed is False:
         problems.append(
-            f"{_pct(evidence.multi_variant_share, 1, False)} of exposed units saw "
+            f"{percent(evidence.multi_variant_share, 1, False)} of exposed units saw "
             "more than one variant (limit "
-            f"{_pct(config.max_multi_variant_share, 1, False)})"
+            f"{percent(config.max_multi_variant_share, 1, False)})"
         )
         causes.append("the multi-variant exposures")
     if not problems:
@@ -988,7 +862,7 @@ def _rule_no_primary(evidence: Evidence, config: DecisionConfig) -> Verdict | No
     return Verdict(
         "iterate",
         "no_primary_metric",
-        f"{_count(evidence.units_analysed)} units were analysed, but no primary "
+        f"{count(evidence.units_analysed)} units were analysed, but no primary "
         "metric is registered, so there is no success criterion.",
         "Register a primary metric, then re-analyse before deciding.",
     )
@@ -1021,7 +895,7 @@ def _rule_below_sample(evidence: Evidence, config: DecisionConfig) -> Verdict | 
     if days is not None and daily is not None:
         projection = f"; about {days:,.0f} more days at {daily:,.1f} new units/day"
     required = power.get("required_units_total")
-    phrase = _share_phrase(power)
+    phrase = share_phrase(power)
     call = evidence.sequential
     if not evidence.is_sequential:
         why = "No result is called before the planned sample (sequential mode is off)."
@@ -1038,7 +912,7 @@ def _rule_below_sample(evidence: Evidence, config: DecisionConfig) -> Verdict | 
         "keep_running",
         "below_planned_sample",
         f"{phrase[:1].upper()}{phrase[1:]}{projection}. {why}",
-        f"Keep running until {_count(required)} units are analysed."
+        f"Keep running until {count(required)} units are analysed."
         if required is not None
         else "Keep running, and fix the sample-size inputs to know when to decide.",
     )
@@ -1053,7 +927,7 @@ def _rule_primary_bad(evidence: Evidence, config: DecisionConfig) -> Verdict | N
     return Verdict(
         "stop",
         "primary_bad",
-        f"{_lift_phrase(row)}: significantly worse than {control}, and no "
+        f"{lift_phrase(row)}: significantly worse than {control}, and no "
         "variant improved it.",
         f"Stop: roll back {row.get('variant')} and keep {control}.",
     )
@@ -1108,7 +982,7 @@ def _rule_primary_good(evidence: Evidence, config: DecisionConfig) -> Verdict | 
         return Verdict(
             "iterate",
             "primary_good_with_harm",
-            f"{_lift_phrase(row)}, but {' and '.join(harms)}.",
+            f"{lift_phrase(row)}, but {' and '.join(harms)}.",
             f"Iterate: keep the gain on {name} and {fix} before rollout.",
         )
     unresolved = [c for c in evidence.guardrail_checks if c.status != "passed"]
@@ -1117,9 +991,9 @@ def _rule_primary_good(evidence: Evidence, config: DecisionConfig) -> Verdict | 
         listed = "; ".join(c.describe() for c in unresolved)
         several = len(unresolved) > 1
         rationale = (
-            f"{_lift_phrase(row)}, but guardrail{'s' if several else ''} "
+            f"{lift_phrase(row)}, but guardrail{'s' if several else ''} "
             f"inconclusive: {listed}, so harm beyond the tolerance is not ruled "
-            f"out; {_share_phrase(evidence.power)}."
+            f"out; {share_phrase(evidence.power)}."
         )
         if evidence.status == "running":
             return Verdict(
@@ -1140,8 +1014,8 @@ def _rule_primary_good(evidence: Evidence, config: DecisionConfig) -> Verdict | 
     return Verdict(
         "scale",
         "primary_good",
-        f"{_lift_phrase(row)}, with {_guardrail_phrase(evidence.guardrail_checks)} "
-        f"and no secondary significantly worse; {_share_phrase(evidence.power)}."
+        f"{lift_phrase(row)}, with {_guardrail_phrase(evidence.guardrail_checks)} "
+        f"and no secondary significantly worse; {share_phrase(evidence.power)}."
         f"{_winners_sentence(evidence) if differs else ''}",
         f"Roll out {variant} to all traffic.",
     )
@@ -1154,15 +1028,15 @@ def _rule_inconclusive(evidence: Evidence, config: DecisionConfig) -> Verdict:
     if row is None:
         figures = f"No result for {name}"
     else:
-        interval = _interval_text(row)
+        interval = interval_text(row)
         interval = f"{interval}; " if interval else ""
         figures = (
             f"No significant effect on {name}: best variant {row.get('variant')} "
-            f"{_pct(row.get('rel_lift'))} ({interval}"
+            f"{percent(row.get('rel_lift'))} ({interval}"
             f"adjusted {format_p(row['p_value_adjusted'])})"
         )
     rationale = (
-        f"{figures}; {_share_phrase(evidence.power)}.{_winners_sentence(evidence)}"
+        f"{figures}; {share_phrase(evidence.power)}.{_winners_sentence(evidence)}"
     )
     control = evidence.control_variant or "control"
     targeted = " and ".join(
@@ -1248,7 +1122,7 @@ def _covered(verdict: Verdict, evidence: Evidence) -> frozenset:
 
 def _with_harms(verdict: Verdict, evidence: Evidence) -> Verdict:
     """Name every harm the rule's sentence did not: no summary hides one."""
-    extra = _harm_sentences(evidence.harms, _covered(verdict, evidence))
+    extra = harm_sentences(evidence.harms, _covered(verdict, evidence))
     if not extra:
         return verdict
     return Verdict(
@@ -1276,7 +1150,7 @@ def _with_early_call_note(
         or not _early_decision_allowed(evidence, config)
     ):
         return verdict
-    share = _share_phrase(evidence.power)
+    share = share_phrase(evidence.power)
     when = "before the planned sample" if share in verdict.rationale else f"at {share}"
     note = (
         f" Called early, {when}, on "
@@ -1371,7 +1245,7 @@ def experiment_decisions(
         )
         verdict = evaluate(evidence, config)
         primary = evidence.primary or {}
-        low, high, kind = _adjusted_interval(primary)
+        low, high, kind = adjusted_interval(primary)
         if kind == "unadjusted":
             low = high = None
         rows.append(
@@ -1415,7 +1289,7 @@ def experiment_decisions(
                 or None,
                 "guardrails_inconclusive": "; ".join(evidence.guardrails_inconclusive)
                 or None,
-                "harm_summary": _harm_sentences(evidence.harms) or None,
+                "harm_summary": harm_sentences(evidence.harms) or None,
             }
         )
     rows.sort(key=lambda r: str(r["experiment_id"]))

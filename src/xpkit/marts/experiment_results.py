@@ -7,7 +7,6 @@ materialises as the same table as a full one.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +15,7 @@ import pandas as pd
 
 from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import records, typed_frame
-from xpkit.narrative import decimals, format_p, pct
+from xpkit.narrative.results import result_summary
 from xpkit.settings import DEFAULT_ALPHA, default_str
 from xpkit.stats.bayesian import Prior, relative_lift_posterior
 from xpkit.stats.corrections import CORRECTIONS, adjust_p_values
@@ -26,7 +25,7 @@ from xpkit.stats.frequentist import (
     ComparisonResult,
     compare,
 )
-from xpkit.stats.numbers import is_missing
+from xpkit.stats.numbers import guardrail_tolerance, is_missing
 from xpkit.stats.statistics import from_row
 
 __all__ = [
@@ -127,7 +126,6 @@ BAYESIAN_FIGURES = (
 )
 
 _ROLE_RANK = {"primary": 0, "secondary": 1, "guardrail": 2}
-_CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 PLANNED_MESSAGE = "planned experiment: no data yet"
 NO_UNITS_MESSAGE = "no units exposed"
 
@@ -143,113 +141,6 @@ def _alpha(value: Any) -> tuple[float | None, str | None]:
     if not 0 < alpha < 1:
         return None, f"alpha {alpha} is outside (0, 1)"
     return alpha, None
-
-
-def _guardrail_clause(row: Mapping[str, Any]) -> str:
-    """The guardrail part of a summary: its status against the tolerance."""
-    status = row.get("guardrail_status") or "inconclusive"
-    tolerance = _tolerance(row.get("guardrail_tolerance"))
-    bound, other = row.get("guardrail_bound"), row.get("_guardrail_other")
-    alpha = row.get("alpha") or DEFAULT_ALPHA
-    if tolerance is None:
-        return f"guardrail {status}: its tolerance is not a number >= 0"
-    sign = 1 if row.get("desired_direction") == "decrease" else -1
-    limit = sign * tolerance + 0.0  # + 0.0: no "-0.0%"
-    one_sided = f"one-sided {round((1 - alpha) * 100, 6):g}% bound"
-    against = f"the {pct(limit)} tolerance"
-    if status == "passed" and bound is not None:
-        return (
-            f"guardrail passed: at worst {pct(bound)} ({one_sided}), within {against}"
-        )
-    if status == "breached" and other is not None:
-        return (
-            f"guardrail breached: at best {pct(other)} ({one_sided}), "
-            f"worse than {against}"
-        )
-    if bound is not None:
-        return (
-            f"guardrail inconclusive: it could be as bad as {pct(bound)} "
-            f"({one_sided}), past {against}"
-        )
-    return f"guardrail inconclusive: no relative bound to compare with {against}"
-
-
-def _summary(row: Mapping[str, Any], correction: str) -> str:
-    """One plain-English sentence describing a result row.
-
-    The interval quoted is the one matching the verdict stated: the adjusted
-    interval after a correction, the unadjusted one without. Guardrail rows end
-    with their status against the tolerance.
-    """
-    sentence = _verdict_sentence(row, correction)
-    if row.get("role") == "guardrail":
-        sentence += f"; {_guardrail_clause(row)}"
-    return sentence + "."
-
-
-def _verdict_sentence(row: Mapping[str, Any], correction: str) -> str:
-    """The summary without its final full stop and guardrail clause."""
-    name = str(row.get("metric_name") or row["metric_id"])
-    name = name[:1].upper() + name[1:]
-    variant, control = row.get("variant"), row.get("control_variant")
-    mean_c, mean_t = row.get("mean_control"), row.get("mean_treatment")
-    abs_lift = row.get("abs_lift")
-    error = row.get("error_message")
-    if mean_c is None or mean_t is None or abs_lift is None:
-        arms = f" ({variant} vs {control})" if variant and control else ""
-        return f"No result for {name}{arms}: {error or 'not computed'}"
-
-    # Binary metrics print as percentages (lifts in percentage points, pp).
-    scale, unit = (100, "%") if row.get("aggregation") == "binary" else (1, "")
-    places = decimals(mean_c * scale, mean_t * scale)
-    if unit:
-        places = max(1, places)
-
-    def level(value: float, signed: bool = False) -> str:
-        return f"{value * scale:{'+' if signed else ''},.{places}f}{unit}"
-
-    def lift(value: float) -> str:
-        return f"{level(value, True)[:-1]} pp" if unit else level(value, True)
-
-    if mean_t == mean_c:
-        sentence = f"{name} was {level(mean_t)} in both {control} and {variant}"
-    else:
-        verb = "rose" if mean_t > mean_c else "fell"
-        sentence = (
-            f"{name} {verb} from {level(mean_c)} in {control} "
-            f"to {level(mean_t)} in {variant}"
-        )
-
-    alpha = row.get("alpha") or DEFAULT_ALPHA
-    ci = f"{round((1 - alpha) * 100, 6):g}% CI"
-    suffix = ""
-    if correction != "none":
-        ci = f"{_CORRECTION_NAMES[correction]}-adjusted {ci}"
-        suffix = "_adjusted"
-    rel = row.get("rel_lift")
-    rel_low, rel_high = row.get(f"rel_ci_low{suffix}"), row.get(f"rel_ci_high{suffix}")
-    abs_low, abs_high = row.get(f"abs_ci_low{suffix}"), row.get(f"abs_ci_high{suffix}")
-    if rel is not None and rel_low is not None and rel_high is not None:
-        sentence += f" ({pct(rel)} relative, {ci} {pct(rel_low)} to {pct(rel_high)})"
-    elif rel is not None:
-        sentence += f" ({pct(rel)} relative)"
-    elif abs_low is not None and abs_high is not None:
-        sentence += (
-            f" ({lift(abs_lift)} absolute, {ci} {lift(abs_low)} to {lift(abs_high)};"
-            " relative lift undefined as the control mean is 0)"
-        )
-
-    p_adjusted = row.get("p_value_adjusted")
-    if p_adjusted is None:
-        return f"{sentence}; no test: {error or 'not computed'}"
-    verdict = "significant" if row.get("is_significant") else "not significant"
-    if correction == "none":
-        return f"{sentence}; {verdict} at alpha = {alpha:g} ({format_p(p_adjusted)})"
-    method = _CORRECTION_NAMES[correction]
-    return (
-        f"{sentence}; {verdict} after {method} correction "
-        f"(adjusted {format_p(p_adjusted)})"
-    )
 
 
 def _direction(row: Mapping[str, Any]) -> str | None:
@@ -467,17 +358,6 @@ def _adjusted_intervals(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _tolerance(value: Any) -> float | None:
-    """A guardrail's tolerance: the registered value, 0 when empty, None if invalid."""
-    if is_missing(value):
-        return 0.0
-    try:
-        tolerance = float(value)
-    except (TypeError, ValueError):
-        return None
-    return tolerance if math.isfinite(tolerance) and tolerance >= 0 else None
-
-
 def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
     """guardrail_status and guardrail_bound of a guardrail row (non-inferiority).
 
@@ -497,7 +377,7 @@ def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
         return {"guardrail_status": None, "guardrail_bound": None}
     out: dict[str, Any] = {"guardrail_status": "inconclusive", "guardrail_bound": None}
     arms, alpha = row.get("_arms"), row.get("alpha")
-    tolerance = _tolerance(row.get("guardrail_tolerance"))
+    tolerance = guardrail_tolerance(row.get("guardrail_tolerance"))
     desired = row.get("desired_direction")
     if (
         arms is None
@@ -694,7 +574,7 @@ def experiment_results(
         row["direction"] = _direction(row)
         row |= _adjusted_intervals(row)
         row |= _guardrail(row)
-        row["summary"] = _summary(row, correction)
+        row["summary"] = result_summary(row, correction)
         row |= _bayesian(row, prior)
     return typed_frame(rows, RESULT_COLUMNS)
 

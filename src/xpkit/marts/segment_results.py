@@ -20,6 +20,7 @@ from xpkit.marts.experiment_results import (
     experiment_results,
 )
 from xpkit.marts.frames import native, records, typed_frame
+from xpkit.narrative.results import suppressed_message, suppressed_summary
 from xpkit.settings import default_str
 from xpkit.stats.bayesian import Prior
 from xpkit.stats.corrections import adjust_p_values
@@ -315,17 +316,14 @@ def segment_results(
         results["is_suppressed"] = small
         if small.any():
             results.loc[small, list(SUPPRESSED_COLUMNS)] = None
-            message = (
-                f"suppressed: fewer than {min_units} units in an arm of this "
-                "segment (var min_segment_units)"
-            )
+            message = suppressed_message(min_units)
             results.loc[small, "error_message"] = message
-            results.loc[small, "summary"] = f"No result shown: {message}."
+            results.loc[small, "summary"] = suppressed_summary(message)
             # Nothing known never passes: a suppressed guardrail is inconclusive.
             guarded = small & (results["role"] == "guardrail").fillna(False)
             results.loc[guarded, "guardrail_status"] = "inconclusive"
-            results.loc[guarded, "summary"] = (
-                f"No result shown: {message}; guardrail inconclusive."
+            results.loc[guarded, "summary"] = suppressed_summary(
+                message, guardrail=True
             )
         frames.append(results)
     combined = records(pd.concat(frames, ignore_index=True))

@@ -23,8 +23,8 @@ from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from xpkit.marts.experiment_decisions import harm_lines
+from xpkit.narrative import report as fmt
 from xpkit.report import charts
-from xpkit.report import formatting as fmt
 from xpkit.report.cumulative import cumulative_lift
 from xpkit.report.data import Provenance, WarehouseData, provenance, read_warehouse
 from xpkit.report.templates import STYLE, TEMPLATES

@@ -1,4 +1,4 @@
-"""Number and text formatting for the report (pure; every function accepts None).
+"""The report's number and text formats (pure; every function accepts None).
 
 Figures are shown, never recomputed: these functions only choose precision.
 Missing figures (None, NaN, pd.NA) print as an em dash.
@@ -11,7 +11,6 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from xpkit.report.charts import format_percent
 from xpkit.stats.numbers import finite
 
 DASH = "—"
@@ -31,6 +30,32 @@ METHOD_LABELS = {
     ),
     "ratio_delta_welch_t": "delta-method t-test for a ratio of sums",
 }
+
+
+def format_percent(
+    value: float, signed: bool = True, decimals: int | None = None
+) -> str:
+    """A proportion as a percentage with sensible precision (0.442 -> +44.2%).
+
+    Without ``decimals``: none from 100% up, one from 1%, two below.
+    """
+    if decimals is None and value == 0:
+        return "0%"
+    if decimals is None:
+        size = abs(value)
+        decimals = 0 if size >= 0.9995 else 1 if size >= 0.00995 else 2
+    percent = round(value * 100, decimals)
+    if percent == 0:
+        return f"{0:.{decimals}f}%"
+    return f"{percent:{'+' if signed else ''}.{decimals}f}%"
+
+
+def number_label(value: float) -> str:
+    """A metric value with three significant digits (2.345 -> +2.35)."""
+    if value == 0:
+        return "0"
+    digits = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:+.{min(digits, 4)}f}"
 
 
 def pct(value: Any, signed: bool = True) -> str:

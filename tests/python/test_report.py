@@ -18,7 +18,6 @@ import pytest
 
 from xpkit.narrative import report as fmt
 from xpkit.report import SECTIONS, build_report, charts, page_file_name
-from xpkit.report.cumulative import cumulative_lift
 
 SVG = "{http://www.w3.org/2000/svg}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
@@ -573,33 +572,37 @@ def test_planned_experiment_says_no_data_in_every_data_section(demo_report):
 
 @pytest.mark.warehouse
 def test_cumulative_lift_ends_at_the_final_result(demo_warehouse):
+    # The cumulative chart draws marts.daily_results: its last day per
+    # variant must be the final result of experiment_results.
     database = demo_warehouse["database"]
-    daily = read_rows(database, "select * from marts.arm_metrics_daily")
+    daily = read_rows(database, "select * from marts.daily_results")
     results = read_rows(
         database, "select * from marts.experiment_results where rel_lift is not null"
     )
     assert results
     for row in results:
-        rows = [
-            r
-            for r in daily
-            if (r["experiment_id"], r["metric_id"])
-            == (row["experiment_id"], row["metric_id"])
-        ]
-        points = cumulative_lift(rows, row["control_variant"], row["alpha"])
-        last = points[row["variant"]][-1]
-        assert last.n_control == row["n_control"]
-        assert last.n_treatment == row["n_treatment"]
+        points = sorted(
+            (
+                r
+                for r in daily
+                if (r["experiment_id"], r["metric_id"], r["variant"])
+                == (row["experiment_id"], row["metric_id"], row["variant"])
+            ),
+            key=lambda r: r["exposure_date"],
+        )
+        last = points[-1]
+        assert last["n_control"] == row["n_control"]
+        assert last["n_treatment"] == row["n_treatment"]
         for mine, theirs in (
-            (last.rel_lift, row["rel_lift"]),
-            (last.rel_ci_low, row["rel_ci_low"]),
-            (last.rel_ci_high, row["rel_ci_high"]),
-            (last.p_value, row["p_value"]),
+            (last["rel_lift"], row["rel_lift"]),
+            (last["rel_ci_low"], row["rel_ci_low"]),
+            (last["rel_ci_high"], row["rel_ci_high"]),
+            (last["p_value"], row["p_value"]),
         ):
             assert mine == pytest.approx(theirs, rel=1e-9, abs=1e-300)
-        days = [p.day for p in points[row["variant"]]]
-        assert days == sorted(days)
-        sizes = [p.n_control + p.n_treatment for p in points[row["variant"]]]
+        days = [p["exposure_date"] for p in points]
+        assert days == sorted(set(days))
+        sizes = [p["n_control"] + p["n_treatment"] for p in points]
         assert sizes == sorted(sizes)
 
 

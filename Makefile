@@ -127,10 +127,11 @@ test-smoke: setup
 	@$(MAKE) run DUCKDB_PATH=target/smoke/warehouse.duckdb DOCS_DIR=target/smoke/reports/data_docs \
 		REPORT_DIR=target/smoke/reports
 
-lint: setup ## Lint Python (ruff) and SQL (sqlfluff)
+lint: setup ## Lint Python (ruff, mypy) and SQL (sqlfluff)
 	@$(VENV)/bin/ruff check src tests bench
 	@$(VENV)/bin/ruff format --check src tests bench
 	@$(VENV)/bin/sqlfluff lint models --nocolor
+	@$(VENV)/bin/mypy
 
 format: setup ## Apply ruff's formatting
 	@$(VENV)/bin/ruff format src tests bench

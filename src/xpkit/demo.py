@@ -83,6 +83,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -200,7 +201,7 @@ class _Builder:
     def __init__(self) -> None:
         self.units = _Vocab()
         self.names = _Vocab()  # experiment ids, variants and event names
-        self.unit_rows: list[dict[str, object]] = []
+        self.unit_rows: list[dict[str, Any]] = []
         self.exposures: list[dict[str, np.ndarray]] = []
         self.events: list[dict[str, np.ndarray]] = []
 
@@ -208,7 +209,7 @@ class _Builder:
     def add_units(
         self,
         ids: list[str],
-        segment: Sequence[str],
+        segment: Sequence[str] | np.ndarray,
         *,
         age: np.ndarray | None = None,
         activity_score: np.ndarray | None = None,
@@ -351,7 +352,7 @@ def _write(table: pa.Table, path: Path) -> None:
 # --------------------------------------------------------------------------
 # Registry facts the stories share with seeds/*.csv (tests check they agree).
 # --------------------------------------------------------------------------
-REGISTRY = {
+REGISTRY: dict[str, dict[str, Any]] = {
     "E001": {
         "name": "AI e-mail drafting for sales",
         "status": "completed",
@@ -1160,8 +1161,8 @@ def _story_e005(rng: np.random.Generator, b: _Builder) -> dict:
 
     # Expected per-arm values given the realised units and compliance.
     base_minutes = rate * length
-    planted = {}
-    uptake_rate = {}
+    planted: dict[str, Any] = {}
+    uptake_rate: dict[str, Any] = {}
     for k, name in enumerate(names):
         in_arm = arm == k
         uptake_rate[name] = _round(received[in_arm].mean())
@@ -1324,7 +1325,7 @@ def generate(out_dir: Path, seed: int = DEFAULT_SEED) -> dict:
     _write(event_table, out_dir / "events.parquet")
     _write(unit_table, out_dir / "units.parquet")
 
-    truth = {
+    truth: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "seed": int(seed),
         "generator": "xpkit.demo",

@@ -4,7 +4,7 @@ of ``xpkit.stats.iv`` from the cells of ``arm_metrics_by_compliance``."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -99,7 +99,7 @@ def _weighted_cell(row: Mapping[str, Any]) -> ComplianceCell:
     )
 
 
-def _ipw(rows: list[Mapping[str, Any]], cells: Cells) -> dict[str, Any]:
+def _ipw(rows: Sequence[Mapping[str, Any]], cells: Cells) -> dict[str, Any]:
     """The weighted figures of one comparison, or why there are none."""
     first = rows[0]
     population = int(_get(first, "population_units") or 0)

@@ -8,7 +8,7 @@ the fixed-horizon test and the always-valid confidence sequence of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -135,7 +135,7 @@ def daily_results(
 def _metric_series(
     experiment_id: str,
     metric_id: str,
-    rows: list[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
     days: list[Any],
     control: str | None,
     config: SequentialConfig,
@@ -248,6 +248,7 @@ def _compare_arms(
                 method=METHOD_UNKNOWN, alpha=config.alpha, error_message=arm
             )
             return failed, None
+    assert not isinstance(control, str) and not isinstance(treatment, str)
     control_stat = None if control is None or control.n == 0 else control
     treatment_stat = None if treatment is None or treatment.n == 0 else treatment
     if control_stat is None or treatment_stat is None:

@@ -480,7 +480,9 @@ def _segment_winners(
 def _experiment_srm(rows: list[dict[str, Any]]) -> tuple[bool | None, float | None]:
     """The experiment's SRM flag (any arm row true) and p-value."""
     flags = [r.get("srm_flag") for r in rows if r.get("srm_flag") is not None]
-    p_values = [r.get("srm_p_value") for r in rows if r.get("srm_p_value") is not None]
+    p_values: list[Any] = [
+        r.get("srm_p_value") for r in rows if r.get("srm_p_value") is not None
+    ]
     flag = any(bool(f) for f in flags) if flags else None
     return flag, (min(p_values) if p_values else None)
 
@@ -542,7 +544,7 @@ def _sequential_call(
     return min(pool, key=lambda c: (c["always_valid_p_value"], str(c["variant"])))
 
 
-_ROLE_ORDER = {"primary": 0, "secondary": 1, "guardrail": 2}
+_ROLE_ORDER: dict[Any, int] = {"primary": 0, "secondary": 1, "guardrail": 2}
 
 
 def _harms(
@@ -1108,7 +1110,9 @@ def _covered(verdict: Verdict, evidence: Evidence) -> frozenset:
         "primary_good_guardrail_inconclusive",
     ):
         checks = (*evidence.guardrail_checks, *evidence.segment_breach_checks)
-        keys = {(c.status, c.variant, c.metric_id, c.where) for c in checks}
+        keys: set[tuple[str, ...]] = {
+            (c.status, c.variant, c.metric_id, c.where) for c in checks
+        }
         if verdict.rule == "primary_good_with_harm":
             keys = {k for k in keys if k[0] == "breached"}
             keys |= {
@@ -1213,7 +1217,7 @@ def experiment_decisions(
         if decided.tzinfo is not None:
             decided = decided.tz_convert("UTC").tz_localize(None)
         decided = decided.floor("s")
-    primaries: dict[Any, list[str]] = defaultdict(list)
+    primaries: dict[Any, list[Any]] = defaultdict(list)
     for row in records(experiment_metrics):
         if row.get("role") == "primary":
             primaries[row.get("experiment_id")].append(row.get("metric_id"))

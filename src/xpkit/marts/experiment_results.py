@@ -26,7 +26,7 @@ from xpkit.stats.frequentist import (
     compare,
 )
 from xpkit.stats.numbers import guardrail_tolerance, is_missing
-from xpkit.stats.statistics import from_row
+from xpkit.stats.statistics import Statistic, from_row
 
 __all__ = [
     "REGISTRY_INPUTS",
@@ -125,7 +125,7 @@ BAYESIAN_FIGURES = (
     "expected_loss_control",
 )
 
-_ROLE_RANK = {"primary": 0, "secondary": 1, "guardrail": 2}
+_ROLE_RANK: dict[Any, int] = {"primary": 0, "secondary": 1, "guardrail": 2}
 PLANNED_MESSAGE = "planned experiment: no data yet"
 NO_UNITS_MESSAGE = "no units exposed"
 
@@ -211,7 +211,7 @@ def _comparison_row(
     compared again at other levels for the adjusted intervals and the
     guardrail bounds; ``_typed_frame`` drops the key).
     """
-    statistics = []
+    statistics: list[Statistic | None] = []
     for arm_variant in (control, variant):
         rows = arms.get((experiment_id, arm_variant, metric_id), [])
         error = None
@@ -337,7 +337,7 @@ def _adjusted_intervals(row: dict[str, Any]) -> dict[str, Any]:
 
     def at(value: float) -> ComparisonResult:
         if value not in results:
-            results[value] = compare(*arms, ComparisonConfig(value))
+            results[value] = compare(arms[0], arms[1], ComparisonConfig(value))
         return results[value]
 
     if level is not None:
@@ -387,7 +387,7 @@ def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
         or desired not in ("increase", "decrease")
     ):
         return out
-    result = compare(*arms, ComparisonConfig(2 * alpha))
+    result = compare(arms[0], arms[1], ComparisonConfig(2 * alpha))
     low, high = result.rel_ci_low, result.rel_ci_high
     if desired == "increase":
         bound, other = low, high
@@ -526,7 +526,7 @@ def experiment_results(
             metric_id = link.get("metric_id")
             info = metric_info.get(metric_id, {})
             for variant in variants or [None]:
-                row: dict[str, Any] = {
+                row = {
                     "experiment_id": experiment_id,
                     "metric_id": metric_id,
                     "variant": variant,
@@ -553,6 +553,8 @@ def experiment_results(
                 if error is not None:
                     row |= {"error_message": error, "cuped_error_message": error}
                 else:
+                    # No error: the experiment's alpha was read.
+                    assert alpha is not None
                     row |= _comparison_row(
                         arms, experiment_id, metric_id, control, variant, alpha
                     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from scipy import stats
@@ -103,7 +103,10 @@ def _summed(rows: list[dict[str, Any]]) -> Statistic | str | None:
     if not rows:
         return None
     try:
-        return sum(unadjusted_from_row(row, rows[0].get("aggregation")) for row in rows)
+        total = sum(
+            unadjusted_from_row(row, rows[0].get("aggregation")) for row in rows
+        )
+        return cast(Statistic, total)
     except ValueError as problem:
         return str(problem)
 
@@ -133,6 +136,9 @@ def _lift_and_variance(
             return f"{name} mean undefined {where} (denominator sum is 0)"
         arms.append(statistic)
     c, t = arms
+    # Checked above: both arms have a mean and a variance.
+    assert c.mean is not None and t.mean is not None
+    assert c.variance is not None and t.variance is not None
     variance = t.variance / t.n + c.variance / c.n
     return t.mean - c.mean, variance, c.n, t.n
 
@@ -181,6 +187,7 @@ def _segment_vs_rest(
         others = dimension_values[
             (row.get("experiment_id"), row.get("segment_dimension"))
         ] - {value}
+        error: str | None
         if row.get("is_suppressed"):
             error = "suppressed: too few units in an arm of the segment"
         elif control is None or variant is None:

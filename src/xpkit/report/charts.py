@@ -128,7 +128,7 @@ def nice_ticks(low: float, high: float, target: int = 5) -> list[float]:
         low, high = low - pad, high + pad
     step = _nice_step(high - low, target)
     start = math.floor(low / step) * step
-    ticks = []
+    ticks: list[float] = []
     value = start
     while value <= high + step * 1e-9 and len(ticks) < 50:
         ticks.append(round(value / step) * step)
@@ -426,7 +426,11 @@ def cumulative_lift_chart(
             lo, hi = finite(point.low), finite(point.high)
             runs[-1].append((x(position[point.day]), estimate, lo, hi))
         for run in (r for r in runs if r):
-            band = [(px, lo, hi) for px, _, lo, hi in run if None not in (lo, hi)]
+            band = [
+                (px, lo, hi)
+                for px, _, lo, hi in run
+                if lo is not None and hi is not None
+            ]
             if len(band) > 1:
                 outline = [f"{_num(px)},{_num(y(hi))}" for px, _, hi in band] + [
                     f"{_num(px)},{_num(y(lo))}" for px, lo, _ in reversed(band)

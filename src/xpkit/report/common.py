@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from xpkit.narrative import report as fmt
 from xpkit.stats.numbers import finite
+
+T = TypeVar("T")
 
 __all__ = [
     "ROLE_RANK",
@@ -31,10 +33,14 @@ __all__ = [
     "arm_units",
 ]
 
-ROLE_RANK = {"primary": 0, "secondary": 1, "guardrail": 2}
+ROLE_RANK: dict[Any, int] = {"primary": 0, "secondary": 1, "guardrail": 2}
 DECISION_ORDER = ("scale", "iterate", "keep_running", "stop", "do_not_start")
-CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"}
-LEARNER_NAMES = {
+CORRECTION_NAMES: dict[Any, str] = {
+    "holm": "Holm",
+    "bh": "Benjamini-Hochberg",
+    "none": "no",
+}
+LEARNER_NAMES: dict[Any, str] = {
     "t_learner": "T-learner",
     "s_learner": "S-learner",
     "x_learner": "X-learner",
@@ -63,7 +69,7 @@ DECISION_COLUMNS = (
     "guardrails_inconclusive",
     "harm_summary",
 )
-AGGREGATION_LABELS = {
+AGGREGATION_LABELS: dict[Any, str] = {
     "binary": "rate (share of units with the event)",
     "count": "count per unit",
     "sum": "sum of values per unit",
@@ -103,8 +109,9 @@ def adjusted_label(row: Mapping[str, Any]) -> str:
     return label
 
 
-def first(rows: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    return next(iter(rows), None)
+def first(items: Iterable[T]) -> T | None:
+    """The first item, or None when there is none."""
+    return next(iter(items), None)
 
 
 def dates(experiment: Mapping[str, Any]) -> str:

@@ -37,6 +37,7 @@ import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import numpy as np
 from scipy import stats
@@ -719,7 +720,7 @@ def _compare_unguarded(
             rel_errors.append("control mean is 0: relative lift undefined")
         else:
             rel_lift = finite(mean_t / mean_c - 1)
-    base = {
+    base: dict[str, Any] = {
         "method": method,
         "alpha": alpha,
         "n_control": n_c,
@@ -735,6 +736,8 @@ def _compare_unguarded(
 
     if abs_lift is None:
         return no_test()
+    # A lift exists only when both means do.
+    assert mean_c is not None and mean_t is not None
     for name, arm in (("control", control), ("treatment", treatment)):
         if arm.n == 1:
             errors.append(f"{name} arm has only 1 unit: variance undefined")
@@ -745,7 +748,9 @@ def _compare_unguarded(
     v_c = _estimator_variance(method, control)
     v_t = _estimator_variance(method, treatment)
     if proportion:
-        events = control.sum + treatment.sum
+        # The score tests run on proportions only (two_proportion_z_test).
+        prop_c, prop_t = cast(Proportion, control), cast(Proportion, treatment)
+        events = prop_c.sum + prop_t.sum
         untestable = events <= 0 or events >= control.n + treatment.n
     else:
         untestable = v_c is None or v_t is None or v_c + v_t <= 0
@@ -755,31 +760,35 @@ def _compare_unguarded(
         else:
             errors.append("zero variance in both arms: no test")
         return no_test()
+    # Both means exist, so both estimator variances do.
+    assert v_c is not None and v_t is not None
 
     non_negative = mean_c >= 0 and mean_t >= 0
     required = ["std_error", "statistic", "p_value"]
     rel_bounds: tuple[float | None, float | None] = (None, None)
+    abs_low: float | None
+    abs_high: float | None
     if proportion:
         z, p, corrected = (
             v.item()
             for v in two_proportion_score_p_values(
-                control.sum, control.n, treatment.sum, treatment.n
+                prop_c.sum, prop_c.n, prop_t.sum, prop_t.n
             )
         )
         method = METHOD_TWO_PROPORTION_CORRECTED if corrected else METHOD_TWO_PROPORTION
         base["method"] = method
-        pooled = (control.sum + treatment.sum) / (control.n + treatment.n)
+        pooled = (prop_c.sum + prop_t.sum) / (prop_c.n + prop_t.n)
         std_error = math.sqrt(pooled * (1 - pooled) * (1 / control.n + 1 / treatment.n))
         statistic, p_value, dof = z, p, None
         quantile = stats.norm.isf(alpha / 2)
         (abs_low, abs_high), ratio_bounds = _score_bounds(
-            control, treatment, quantile, corrected, p_value < alpha
+            prop_c, prop_t, quantile, corrected, p_value < alpha
         )
         required += ["abs_ci_low", "abs_ci_high"]
         if rel_lift is not None and ratio_bounds is not None:
-            low, high = ratio_bounds
-            rel_bounds = (low - 1, None if high is None else high - 1)
-            if high is None:
+            ratio_low, ratio_high = ratio_bounds
+            rel_bounds = (ratio_low - 1, None if ratio_high is None else ratio_high - 1)
+            if ratio_high is None:
                 rel_errors.append("relative interval unbounded above (score)")
     elif method == METHOD_POOLED_SCORE:
         # Null-restricted variance: all units about their common mean, so
@@ -832,7 +841,7 @@ def _compare_unguarded(
             rel_bounds = (low, high)
             if reason:
                 rel_errors.append(reason)
-    figures = {
+    figures: dict[str, Any] = {
         "std_error": finite(std_error),
         "statistic": finite(statistic),
         "degrees_of_freedom": finite(dof),
@@ -1007,7 +1016,7 @@ def _cuped_moments(
     """(ybar, xbar, Syy, Sxx, Sxy): means and centred sums of squares/products."""
     y_var, x_var, cov = arm.variance, arm.pre.variance, arm.covariance
     ybar, xbar = arm.mean, arm.pre.mean
-    if None in (y_var, x_var, cov, ybar, xbar):
+    if y_var is None or x_var is None or cov is None or ybar is None or xbar is None:
         return None
     dof = arm.n - 1
     return ybar, xbar, y_var * dof, x_var * dof, cov * dof

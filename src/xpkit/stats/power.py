@@ -151,6 +151,7 @@ def binary_sample_size(
     error = _check_design(alpha, power, mde)
     if error is not None:
         return SampleSize(method=method, error_message=error)
+    assert alpha is not None and power is not None and mde is not None
     if p0 is None:
         return SampleSize(method=method, error_message="no baseline rate")
     if not 0 < p0 < 1:
@@ -203,6 +204,7 @@ def continuous_sample_size(
     error = _check_design(alpha, power, mde)
     if error is not None:
         return SampleSize(method=method, error_message=error)
+    assert alpha is not None and power is not None and mde is not None
     if mean is None:
         return SampleSize(method=method, error_message="no baseline mean")
     if mean == 0:

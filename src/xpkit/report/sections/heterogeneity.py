@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from markupsafe import Markup
 
@@ -76,7 +76,7 @@ def cate(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:
     errors = [r.get("error_message") for r in rows if r.get("error_message")]
     if errors:
         return {"hte_notices": [{"kind": "alert", "text": errors[0]}]}
-    metric_id = first(rows).get("metric_id")
+    metric_id = (first(rows) or {}).get("metric_id")
     metric = report.metrics.get(metric_id, {})
     direction = metric.get("desired_direction")
     heat = [r for r in rows if r.get("output") == "heatmap"]
@@ -134,10 +134,19 @@ def cate(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:
         series.append(
             charts.UpliftSeries(
                 names.get(learner, learner),
-                [(r.get("budget_share"), r.get("incremental_outcome")) for r in points],
+                cast(
+                    list[tuple[float, float | None]],
+                    [
+                        (r.get("budget_share"), r.get("incremental_outcome"))
+                        for r in points
+                    ],
+                ),
             )
         )
-        random = [(r.get("budget_share"), r.get("random_outcome")) for r in points]
+        random = cast(
+            list[tuple[float, float | None]],
+            [(r.get("budget_share"), r.get("random_outcome")) for r in points],
+        )
         for r in points:
             if r.get("budget_share") in (0.1, 0.2, 0.5):
                 table.append(

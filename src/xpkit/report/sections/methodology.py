@@ -24,7 +24,7 @@ def methodology(
     report: ReportBuilder, experiment: Mapping[str, Any], results: list[dict[str, Any]]
 ) -> list[str]:
     alpha = finite(experiment.get("alpha")) or 0.05
-    methods = sorted({r.get("method") for r in results if r.get("method")})
+    methods = sorted({r["method"] for r in results if r.get("method")})
     correction = first(r.get("correction_method") for r in results) or "holm"
     families = sorted(
         {str(r["correction_family"]) for r in results if r.get("correction_family")},

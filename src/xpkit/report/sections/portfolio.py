@@ -63,7 +63,7 @@ def portfolio_context(report: ReportBuilder) -> dict[str, Any]:
                 "harms": [h for h in harms if h not in str(summary or "")],
             }
         )
-    decisions = Counter(r["decision"] for r in rows if r["decision"])
+    decisions: Counter[Any] = Counter(r["decision"] for r in rows if r["decision"])
     decision_counts = [(d, decisions.pop(d)) for d in DECISION_ORDER if d in decisions]
     decision_counts += sorted(decisions.items())
     statuses = Counter(str(r["status"]) for r in rows)

@@ -87,9 +87,8 @@ def criteria(
     for item in registered:
         metric = report.metrics.get(item.get("metric_id"), {})
         direction = metric.get("desired_direction")
-        better = {"increase": "↑ higher", "decrease": "↓ lower"}.get(
-            direction, "not registered"
-        )
+        directions: dict[Any, str] = {"increase": "↑ higher", "decrease": "↓ lower"}
+        better = directions.get(direction, "not registered")
         aggregation = metric.get("aggregation")
         kind = AGGREGATION_LABELS.get(aggregation, str(aggregation or "unknown"))
         if aggregation == "ratio":

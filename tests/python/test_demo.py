@@ -198,6 +198,42 @@ def test_generate_is_byte_identical_for_the_same_seed(
     assert "exposures" in lines[-1] and "events" in lines[-1]
 
 
+# SHA-256 of the files the single-module generator (before xpkit.demo became a
+# package of one module per story) wrote for DEFAULT_SEED with the pinned
+# pyarrow: the stories moved, the bytes did not.
+PRE_PACKAGE_SHA256 = {
+    "events.parquet": (
+        "745fe38253b6606fe6b7edcf586ac42dcf88c6bb4fb455e78f7dd7ba87c28572"
+    ),
+    "exposures.parquet": (
+        "56b3aaafb21a729fb424ab902055683448a41cb18986ceb92754b904a3208e83"
+    ),
+    "planted_truth.json": (
+        "199e6c636975054d368dfbc9ad12f011181a3ac9ee09e14049ff3e8f7c12d93d"
+    ),
+    "units.parquet": (
+        "eeae8355e4abb24c00f35b582f67d195101cef411e2113be6f20cf38f1e2bf7d"
+    ),
+}
+
+
+def test_generate_writes_the_bytes_of_the_single_module_generator(
+    demo_dir: Path,
+) -> None:
+    import hashlib
+
+    for name, digest in PRE_PACKAGE_SHA256.items():
+        assert hashlib.sha256((demo_dir / name).read_bytes()).hexdigest() == digest
+
+
+def test_each_story_is_its_own_module() -> None:
+    import importlib
+
+    for experiment_id in demo.REGISTRY:
+        module = importlib.import_module(f"xpkit.demo.story_{experiment_id.lower()}")
+        assert callable(module.story), experiment_id
+
+
 def test_generate_differs_for_another_seed(demo_dir: Path, tmp_path: Path) -> None:
     other = demo.generate(tmp_path, seed=7)
     assert other["seed"] == 7

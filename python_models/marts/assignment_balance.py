@@ -9,7 +9,7 @@ def model(dbt, session):
     from xpkit.marts.assignment_balance import DECLARATION
 
     # dbt reads the refs and config keys from literal calls: they are listed
-    # here, and tests/python/test_declarations.py holds them to DECLARATION.
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
     return DECLARATION.run(
         {
             "int_arms_counted": dbt.ref("int_arms_counted"),

@@ -9,7 +9,7 @@ def model(dbt, session):
     from xpkit.marts.compliance_results import DECLARATION
 
     # dbt reads the refs and config keys from literal calls: they are listed
-    # here, and tests/python/test_declarations.py holds them to DECLARATION.
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
     return DECLARATION.run(
         {
             "arm_metrics_by_compliance": dbt.ref("arm_metrics_by_compliance"),

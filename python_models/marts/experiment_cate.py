@@ -12,7 +12,7 @@ def model(dbt, session):
     from xpkit.marts.experiment_cate import DECLARATION
 
     # dbt reads the refs and config keys from literal calls: they are listed
-    # here, and tests/python/test_declarations.py holds them to DECLARATION.
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
     return DECLARATION.run(
         {
             "int_cate_units": dbt.ref("int_cate_units"),

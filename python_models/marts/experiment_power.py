@@ -8,7 +8,7 @@ def model(dbt, session):
     from xpkit.marts.experiment_power import DECLARATION
 
     # dbt reads the refs and config keys from literal calls: they are listed
-    # here, and tests/python/test_declarations.py holds them to DECLARATION.
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
     return DECLARATION.run(
         {
             "stg_registry__experiments": dbt.ref("stg_registry__experiments"),

@@ -11,7 +11,7 @@ def model(dbt, session):
     from xpkit.marts.assignment_balance import PLANNED_DECLARATION
 
     # dbt reads the refs and config keys from literal calls: they are listed
-    # here, and tests/python/test_declarations.py holds them to PLANNED_DECLARATION.
+    # here, and tests/marts/test_declarations.py holds them to PLANNED_DECLARATION.
     return PLANNED_DECLARATION.run(
         {
             "int_planned_arms_counted": dbt.ref("int_planned_arms_counted"),

@@ -4,7 +4,7 @@
 ``dbt_project.yml``'s ``vars:``, the YAML ``config:`` blocks of
 ``python_models/``, the mart declarations (``xpkit.marts.catalog``), the Spark
 path and the README's settings table all follow it, and
-``tests/python/test_settings.py`` fails when one of them differs. The other
+``tests/test_settings.py`` fails when one of them differs. The other
 constants are defaults that no dbt var sets.
 """
 
@@ -63,7 +63,7 @@ WEAK_INSTRUMENT_F = 10.0
 # is tolerated: the var is the largest tolerated share).
 MULTI_VARIANT_SHARE_RULE = "<="
 # Gate thresholds (expectations/config.json holds the values the gates read;
-# tests/python/test_settings.py holds them to these).
+# tests/test_settings.py holds them to these).
 FRESHNESS_HOURS = 24
 MAX_QUARANTINE_SHARE = 0.05
 

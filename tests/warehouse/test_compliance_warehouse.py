@@ -1,6 +1,6 @@
 """End-to-end: marts.compliance_results on the demo warehouse equals statsmodels
 2SLS (and OLS / WLS) on unit-level arrays rebuilt from the raw tables by the
-independent oracle (tests/python/oracle.py), and recovers what the demo planted
+independent oracle (tests/support/oracle.py), and recovers what the demo planted
 for E005 (imperfect compliance driven by an unobserved trait)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """marts.experiment_cohorts and marts.experiment_cate on the demo warehouse,
 against unit-level arrays rebuilt from the raw tables and the registry CSVs
-with pandas (tests/python/oracle.py's usable-row rules), sharing no code with
+with pandas (tests/support/oracle.py's usable-row rules), sharing no code with
 the dbt models."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The engine-parity check itself (tests/python/parity.py): it must catch any
+"""The engine-parity check itself (tests/support/parity.py): it must catch any
 difference test_spark_parity.py could meet. Fast, run by `make test-python`."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """End-to-end: every figure of marts.experiment_results on the demo warehouse
 equals an independent computation on the unit-level arrays rebuilt from the raw
-tables (tests/python/oracle.py): scipy's Welch t-test, statsmodels' Wald test
+tables (tests/support/oracle.py): scipy's Welch t-test, statsmodels' Wald test
 for two proportions, numpy's delta method on linearised ratio values,
 statsmodels OLS arm by arm for CUPED and multipletests for the adjusted p-values."""
 

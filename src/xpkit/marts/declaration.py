@@ -5,7 +5,7 @@ The dbt Python model (``python_models/marts/<name>.py``), the Spark path
 (``xpkit.spark``) and the docs test all read the same ``MartDeclaration``.
 dbt finds a model's refs and config keys by parsing its file for literal
 ``dbt.ref("...")`` and ``dbt.config.get("...")`` calls, so each model still
-spells them out; ``tests/python/test_declarations.py`` checks that they equal
+spells them out; ``tests/marts/test_declarations.py`` checks that they equal
 the declaration.
 """
 

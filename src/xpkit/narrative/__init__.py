@@ -1,7 +1,7 @@
 """Every sentence and number format the marts and the report write.
 
 Pure functions of figures: no pandas, no I/O, so that each phrase is tested on
-its own (``tests/python/test_narrative.py``).
+its own (``tests/narrative/test_narrative.py``).
 
 * ``numbers``: number formats of the mart sentences (decimals, p-values,
   percentages, counts).

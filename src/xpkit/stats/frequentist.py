@@ -99,7 +99,7 @@ _PROPORTION_METHODS = (METHOD_TWO_PROPORTION, METHOD_TWO_PROPORTION_CORRECTED)
 # The binary score test is continuity-corrected (Yates) when the smaller arm has
 # fewer units than this, or when the smaller arm's expected number of events or
 # of non-events under the pooled rate is below SCORE_CORRECTION_MIN_EXPECTED.
-# Exact enumeration (tests/python/test_binary_calibration.py) shows the plain
+# Exact enumeration (tests/stats/test_binary_calibration.py) shows the plain
 # score test rejecting up to 7% at nominal 5% there (8% with 3 units against
 # 30; 5.7% with 50 units per arm at a 50% rate); with the correction the size
 # stays within alpha + 0.5 pp on the whole grid.
@@ -110,7 +110,7 @@ SCORE_CORRECTION_MIN_EXPECTED = 5.0
 # units with an event for a rare count) is below POOLED_SCORE_MAX_EFFECTIVE_UNITS
 # and below POOLED_SCORE_MAX_EFFECTIVE_SHARE of its units (a coefficient of
 # variation above 1: mostly zeros, or a long right tail). Welch elsewhere.
-# Seeded simulations (tests/python/test_binary_calibration.py) show Welch
+# Seeded simulations (tests/stats/test_binary_calibration.py) show Welch
 # rejecting 14% at nominal 5% for a 1% Poisson count with a 200/1800 split, and
 # the pooled test rejecting 36% for a dense metric in a 90/10 split whose small
 # arm has 3x the spread (the Behrens-Fisher problem): the share condition keeps

@@ -6,6 +6,10 @@ union of two disjoint sets of units (daily rows -> cumulative arm, segments ->
 the rest of an arm), and ``sum(statistics)`` works. ``variance`` is always the
 unit-level sample variance (ddof=1); a property is ``None`` where it is
 undefined (no units, or fewer than two units for a variance), never NaN.
+
+Size: one module, past the project's ~400 lines, because the five statistic
+kinds, their ``+`` and their readers from mart rows share one set of
+invariants and validity checks (``statistic_problems``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -55,28 +55,8 @@ def cumulative_section(
         # The fixed-horizon comparison of the units first exposed by each
         # day, as marts.daily_results holds it (its last day is the final
         # result of experiment_results).
-        points: dict[str, list[Mapping[str, Any]]] = {}
-        for r in sorted(
-            (r for r in daily if r.get("metric_id") == metric_id),
-            key=lambda r: str(r.get("exposure_date")),
-        ):
-            points.setdefault(str(r.get("variant")), []).append(r)
-        points = dict(sorted(points.items()))
-        series = [
-            charts.LiftSeries(
-                name=variant,
-                points=[
-                    charts.LiftPoint(
-                        day=str(r.get("exposure_date"))[:10],
-                        estimate=finite(r.get("rel_lift")),
-                        low=finite(r.get("rel_ci_low")),
-                        high=finite(r.get("rel_ci_high")),
-                    )
-                    for r in variant_points
-                ],
-            )
-            for variant, variant_points in points.items()
-        ]
+        points = by_variant([r for r in daily if r.get("metric_id") == metric_id])
+        series = lift_series(points, "rel_ci_low", "rel_ci_high")
         name = metric.get("metric_name") or str(metric_id)
         last = [(v, pts[-1]) for v, pts in points.items() if pts]
         note = "; ".join(
@@ -113,27 +93,13 @@ def always_valid_chart(
     ]
     if not rows:
         return {}
-    by_variant: dict[str, list[Mapping[str, Any]]] = {}
-    for r in sorted(rows, key=lambda r: str(r.get("exposure_date"))):
-        by_variant.setdefault(str(r.get("variant")), []).append(r)
-    series = [
-        charts.LiftSeries(
-            name=variant,
-            points=[
-                charts.LiftPoint(
-                    day=str(r.get("exposure_date"))[:10],
-                    estimate=finite(r.get("rel_lift")),
-                    low=finite(r.get("always_valid_rel_ci_low")),
-                    high=finite(r.get("always_valid_rel_ci_high")),
-                )
-                for r in points
-            ],
-        )
-        for variant, points in sorted(by_variant.items())
-    ]
+    variants = by_variant(rows)
+    series = lift_series(
+        variants, "always_valid_rel_ci_low", "always_valid_rel_ci_high"
+    )
     sequential = any(r.get("is_sequential") for r in rows)
     latest = []
-    for variant, points in sorted(by_variant.items()):
+    for variant, points in variants.items():
         last = points[-1]
         low, high = (
             last.get("always_valid_rel_ci_low"),
@@ -163,3 +129,35 @@ def always_valid_chart(
         ),
         "sequential_note": f"Latest day: {'; '.join(latest)}. {mode}",
     }
+
+
+def by_variant(
+    rows: Sequence[Mapping[str, Any]],
+) -> dict[str, list[Mapping[str, Any]]]:
+    """daily_results rows per treatment variant (sorted), each in day order."""
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for r in sorted(rows, key=lambda r: str(r.get("exposure_date"))):
+        grouped.setdefault(str(r.get("variant")), []).append(r)
+    return dict(sorted(grouped.items()))
+
+
+def lift_series(
+    variants: Mapping[str, list[Mapping[str, Any]]], low: str, high: str
+) -> list[charts.LiftSeries]:
+    """One chart series per variant: the relative lift and the interval held
+    in the columns ``low`` and ``high``."""
+    return [
+        charts.LiftSeries(
+            name=variant,
+            points=[
+                charts.LiftPoint(
+                    day=str(r.get("exposure_date"))[:10],
+                    estimate=finite(r.get("rel_lift")),
+                    low=finite(r.get(low)),
+                    high=finite(r.get(high)),
+                )
+                for r in points
+            ],
+        )
+        for variant, points in variants.items()
+    ]

@@ -34,7 +34,7 @@ $(SPARK_TARGETS): export SPARK_LOCAL_IP ?= 127.0.0.1
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help setup browser lock demo load build refresh validate report run test test-python test-smoke lint format docs clean query bench \
+.PHONY: help setup browser lock demo load build refresh validate report run test test-python test-smoke lint format docs settings-table clean query bench \
 	spark-setup test-spark spark-load spark-build spark-results spark-run
 
 help: ## List the targets
@@ -132,11 +132,12 @@ test-smoke: setup
 # the warehouse, and without XP_UNIT_ID_SALT (compiled SQL would hold it).
 PY_SOURCES := src tests bench python_models
 LINT_ENV := env -u XP_UNIT_ID_SALT DUCKDB_PATH=target/lint/lint.duckdb DBT_TARGET_PATH=target/lint/dbt
-lint: setup ## Lint Python (ruff) and SQL (sqlfluff with dbt's templater)
+lint: setup ## Lint Python (ruff, mypy) and SQL (sqlfluff with dbt's templater)
 	@$(VENV)/bin/ruff check $(PY_SOURCES)
 	@$(VENV)/bin/ruff format --check $(PY_SOURCES)
 	@mkdir -p target/lint
 	@$(LINT_ENV) $(VENV)/bin/sqlfluff lint models tests/dbt --nocolor --disable-progress-bar
+	@$(VENV)/bin/mypy
 
 format: setup ## Apply ruff's formatting
 	@$(VENV)/bin/ruff format $(PY_SOURCES)
@@ -149,6 +150,9 @@ BENCH_ARGS ?= --append-day
 bench: export SPARK_JAVA_HOME := $(SPARK_JAVA_HOME)
 bench: setup $(if $(findstring --spark,$(BENCH_ARGS)),spark-setup) ## Benchmark against the best hand-written query: make bench SCALE=S1 [MEMORY_LIMIT=8GB] [BENCH_ARGS="--append-day --spark"]
 	@$(PY) bench/run.py --scale $(SCALE) $(if $(MEMORY_LIMIT),--memory-limit $(MEMORY_LIMIT)) $(BENCH_ARGS)
+
+settings-table: setup ## Rewrite README's settings table from src/xpkit/settings.py
+	@$(VENV)/bin/python -m xpkit.settings README.md
 
 docs: setup ## Generate the dbt docs site (target/index.html)
 	@$(DBT) docs generate $(DBT_FLAGS)

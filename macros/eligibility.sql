@@ -9,7 +9,7 @@
         exists in raw.units; logs a warning for each one that does not. -#}
     {%- set found = [] -%}
     {%- set units_relation = source('raw', 'units') -%}
-    {%- for stratum in var('eligibility_strata', []) -%}
+    {%- for stratum in var('eligibility_strata', [{'column': 'segment'}, {'column': 'activity_score', 'bins': 5}, {'column': 'age', 'bins': 4}]) -%}
         {%- if experimentation.has_column(units_relation, stratum['column']) -%}
             {%- do found.append(stratum) -%}
         {%- elif execute -%}

@@ -1,7 +1,7 @@
 {% macro segment_dimensions() -%}
     {#- The configured segment columns (var segment_columns) that exist in the
         raw units table; logs a warning for each one that does not. -#}
-    {%- set wanted = var('segment_columns', []) -%}
+    {%- set wanted = var('segment_columns', ['segment']) -%}
     {%- set found = [] -%}
     {#- Called outside `execute` so that dbt records the dependency at parse time. -#}
     {%- set units_relation = source('raw', 'units') -%}

@@ -6,7 +6,13 @@ Thin: reads the per-arm unit counts built in SQL and calls xpkit.
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.results import assignment_balance
+    from xpkit.marts.assignment_balance import DECLARATION
 
-    counts = dbt.ref("int_arms_counted").to_arrow_table().to_pandas()
-    return assignment_balance(counts)
+    # dbt reads the refs and config keys from literal calls: they are listed
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
+    return DECLARATION.run(
+        {
+            "int_arms_counted": dbt.ref("int_arms_counted"),
+        },
+        {},
+    )

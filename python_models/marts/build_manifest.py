@@ -5,7 +5,15 @@ build time, one row per item. Thin: the digests come from SQL
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.manifest import build_manifest
+    from xpkit.marts.build_manifest import DECLARATION
 
-    digests = dbt.ref("int_input_digests").to_arrow_table().to_pandas()
-    return build_manifest(digests, as_of=dbt.config.get("as_of"))
+    # dbt reads the refs and config keys from literal calls: they are listed
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
+    return DECLARATION.run(
+        {
+            "int_input_digests": dbt.ref("int_input_digests"),
+        },
+        {
+            "as_of": dbt.config.get("as_of"),
+        },
+    )

@@ -6,10 +6,18 @@ registry, calls xpkit.stats.iv."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.marts.compliance_results import compliance_results
+    from xpkit.marts.compliance_results import DECLARATION
 
-    return compliance_results(
-        dbt.ref("arm_metrics_by_compliance").to_arrow_table().to_pandas(),
-        dbt.ref("stg_registry__experiments").to_arrow_table().to_pandas(),
-        weak_f=float(dbt.config.get("weak_instrument_f_threshold")),
+    # dbt reads the refs and config keys from literal calls: they are listed
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
+    return DECLARATION.run(
+        {
+            "arm_metrics_by_compliance": dbt.ref("arm_metrics_by_compliance"),
+            "stg_registry__experiments": dbt.ref("stg_registry__experiments"),
+        },
+        {
+            "weak_instrument_f_threshold": dbt.config.get(
+                "weak_instrument_f_threshold"
+            ),
+        },
     )

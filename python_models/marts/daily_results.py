@@ -5,13 +5,17 @@ arm_metrics_daily and the registry, calls xpkit.stats.sequential.daily_results."
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.marts.daily_results import daily_results, experiment_list
+    from xpkit.marts.daily_results import DECLARATION
 
-    return daily_results(
-        dbt.ref("arm_metrics_daily").to_arrow_table().to_pandas(),
-        dbt.ref("stg_registry__experiments").to_arrow_table().to_pandas(),
-        sequential_experiments=experiment_list(
-            dbt.config.get("sequential_experiments")
-        ),
-        tuning_units=float(dbt.config.get("sequential_tuning_units")),
+    # dbt reads the refs and config keys from literal calls: they are listed
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
+    return DECLARATION.run(
+        {
+            "arm_metrics_daily": dbt.ref("arm_metrics_daily"),
+            "stg_registry__experiments": dbt.ref("stg_registry__experiments"),
+        },
+        {
+            "sequential_experiments": dbt.config.get("sequential_experiments"),
+            "sequential_tuning_units": dbt.config.get("sequential_tuning_units"),
+        },
     )

@@ -9,7 +9,15 @@ Thin: reads that experiment's unit rows built in SQL and calls xpkit.stats.hte.
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.marts.experiment_cate import experiment_cate
+    from xpkit.marts.experiment_cate import DECLARATION
 
-    units = dbt.ref("int_cate_units").to_arrow_table().to_pandas()
-    return experiment_cate(units, min_units=int(dbt.config.get("min_units")))
+    # dbt reads the refs and config keys from literal calls: they are listed
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
+    return DECLARATION.run(
+        {
+            "int_cate_units": dbt.ref("int_cate_units"),
+        },
+        {
+            "min_segment_units": dbt.config.get("min_segment_units"),
+        },
+    )

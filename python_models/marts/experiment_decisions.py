@@ -1,37 +1,32 @@
 """One decision per registered experiment (scale, iterate, stop, do_not_start,
 keep_running) from pre-registered rules with thresholds from dbt vars. Thin:
-reads the result marts, calls xpkit.decisions.experiment_decisions."""
+reads the result marts, calls xpkit.marts.experiment_decisions."""
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from datetime import UTC, datetime
+    from xpkit.marts.experiment_decisions import DECLARATION
 
-    from xpkit.decisions import DecisionConfig, experiment_decisions
-    from xpkit.marts.daily_results import experiment_list
-
-    config = DecisionConfig(
-        max_days_to_target=float(dbt.config.get("max_days_to_target")),
-        max_multi_variant_share=float(dbt.config.get("max_multi_variant_share")),
-        inconclusive_decision=str(dbt.config.get("inconclusive_decision")).strip(),
-        sequential_experiments=frozenset(
-            experiment_list(dbt.config.get("sequential_experiments"))
-        ),
-    )
-    # The build's as-of time: the var as_of (env XP_AS_OF) when set, else now.
-    # (YAML cannot carry run_started_at: partial parsing would keep the value
-    # of the run that parsed it; and dbt passes config.get values only from
-    # plain statements, hence the variable.)
-    as_of = dbt.config.get("as_of")
-    return experiment_decisions(
-        dbt.ref("stg_registry__experiments").to_arrow_table().to_pandas(),
-        dbt.ref("stg_registry__experiment_metrics").to_arrow_table().to_pandas(),
-        dbt.ref("experiment_results").to_arrow_table().to_pandas(),
-        dbt.ref("segment_results").to_arrow_table().to_pandas(),
-        dbt.ref("assignment_balance").to_arrow_table().to_pandas(),
-        dbt.ref("experiment_health").to_arrow_table().to_pandas(),
-        dbt.ref("experiment_power").to_arrow_table().to_pandas(),
-        config=config,
-        decided_at=as_of or datetime.now(UTC),
-        daily_results=dbt.ref("daily_results").to_arrow_table().to_pandas(),
+    # dbt reads the refs and config keys from literal calls: they are listed
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
+    return DECLARATION.run(
+        {
+            "stg_registry__experiments": dbt.ref("stg_registry__experiments"),
+            "stg_registry__experiment_metrics": dbt.ref(
+                "stg_registry__experiment_metrics"
+            ),
+            "experiment_results": dbt.ref("experiment_results"),
+            "segment_results": dbt.ref("segment_results"),
+            "assignment_balance": dbt.ref("assignment_balance"),
+            "experiment_health": dbt.ref("experiment_health"),
+            "experiment_power": dbt.ref("experiment_power"),
+            "daily_results": dbt.ref("daily_results"),
+        },
+        {
+            "max_days_to_target": dbt.config.get("max_days_to_target"),
+            "max_multi_variant_share": dbt.config.get("max_multi_variant_share"),
+            "inconclusive_decision": dbt.config.get("inconclusive_decision"),
+            "sequential_experiments": dbt.config.get("sequential_experiments"),
+            "as_of": dbt.config.get("as_of"),
+        },
     )

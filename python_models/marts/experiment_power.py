@@ -5,14 +5,23 @@ days to reach them. Thin: reads the marts and the registry, calls xpkit."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.marts.experiment_power import experiment_power
+    from xpkit.marts.experiment_power import DECLARATION
 
-    return experiment_power(
-        dbt.ref("stg_registry__experiments").to_arrow_table().to_pandas(),
-        dbt.ref("stg_registry__metrics").to_arrow_table().to_pandas(),
-        dbt.ref("stg_registry__experiment_metrics").to_arrow_table().to_pandas(),
-        dbt.ref("stg_registry__experiment_variants").to_arrow_table().to_pandas(),
-        dbt.ref("arm_metrics").to_arrow_table().to_pandas(),
-        dbt.ref("arm_metrics_daily").to_arrow_table().to_pandas(),
-        dbt.ref("int_planned_metric_baselines").to_arrow_table().to_pandas(),
+    # dbt reads the refs and config keys from literal calls: they are listed
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
+    return DECLARATION.run(
+        {
+            "stg_registry__experiments": dbt.ref("stg_registry__experiments"),
+            "stg_registry__metrics": dbt.ref("stg_registry__metrics"),
+            "stg_registry__experiment_metrics": dbt.ref(
+                "stg_registry__experiment_metrics"
+            ),
+            "stg_registry__experiment_variants": dbt.ref(
+                "stg_registry__experiment_variants"
+            ),
+            "arm_metrics": dbt.ref("arm_metrics"),
+            "arm_metrics_daily": dbt.ref("arm_metrics_daily"),
+            "int_planned_metric_baselines": dbt.ref("int_planned_metric_baselines"),
+        },
+        {},
     )

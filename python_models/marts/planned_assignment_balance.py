@@ -8,7 +8,13 @@ assignment_balance does for the exposures).
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.results import assignment_balance
+    from xpkit.marts.assignment_balance import PLANNED_DECLARATION
 
-    counts = dbt.ref("int_planned_arms_counted").to_arrow_table().to_pandas()
-    return assignment_balance(counts)
+    # dbt reads the refs and config keys from literal calls: they are listed
+    # here, and tests/marts/test_declarations.py holds them to PLANNED_DECLARATION.
+    return PLANNED_DECLARATION.run(
+        {
+            "int_planned_arms_counted": dbt.ref("int_planned_arms_counted"),
+        },
+        {},
+    )

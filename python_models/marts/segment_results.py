@@ -5,19 +5,29 @@ Thin: reads arm_metrics_by_segment and the registry, calls xpkit."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from xpkit.results import segment_results
-    from xpkit.stats.bayesian import Prior
+    from xpkit.marts.segment_results import DECLARATION
 
-    return segment_results(
-        dbt.ref("arm_metrics_by_segment").to_arrow_table().to_pandas(),
-        dbt.ref("stg_registry__experiments").to_arrow_table().to_pandas(),
-        dbt.ref("stg_registry__metrics").to_arrow_table().to_pandas(),
-        dbt.ref("stg_registry__experiment_metrics").to_arrow_table().to_pandas(),
-        dbt.ref("stg_registry__experiment_variants").to_arrow_table().to_pandas(),
-        correction=dbt.config.get("multiple_testing_correction"),
-        correction_families=dbt.config.get("correction_families"),
-        prior=Prior.from_vars(
-            dbt.config.get("bayesian_prior_mean"), dbt.config.get("bayesian_prior_sd")
-        ),
-        min_units=int(dbt.config.get("min_segment_units")),
+    # dbt reads the refs and config keys from literal calls: they are listed
+    # here, and tests/marts/test_declarations.py holds them to DECLARATION.
+    return DECLARATION.run(
+        {
+            "arm_metrics_by_segment": dbt.ref("arm_metrics_by_segment"),
+            "stg_registry__experiments": dbt.ref("stg_registry__experiments"),
+            "stg_registry__metrics": dbt.ref("stg_registry__metrics"),
+            "stg_registry__experiment_metrics": dbt.ref(
+                "stg_registry__experiment_metrics"
+            ),
+            "stg_registry__experiment_variants": dbt.ref(
+                "stg_registry__experiment_variants"
+            ),
+        },
+        {
+            "multiple_testing_correction": dbt.config.get(
+                "multiple_testing_correction"
+            ),
+            "correction_families": dbt.config.get("correction_families"),
+            "bayesian_prior_mean": dbt.config.get("bayesian_prior_mean"),
+            "bayesian_prior_sd": dbt.config.get("bayesian_prior_sd"),
+            "min_segment_units": dbt.config.get("min_segment_units"),
+        },
     )

@@ -8,9 +8,10 @@ the two steps around that build with the same code as the DuckDB path:
   (read and typed by ``xpkit.load``, with the same rules and checks) or from an
   already loaded DuckDB warehouse, written to Spark tables with the same column
   types.
-* ``results``: the Python marts (``PYTHON_MARTS``) computed by the statistics
-  package from the small Spark-built marts and written back as Spark tables,
-  so analysts read the same ``marts`` schema in Spark SQL.
+* ``results``: the Python marts (``PYTHON_MARTS``: the declarations of
+  ``xpkit.marts.catalog``) computed by the statistics package from the small
+  Spark-built marts and written back as Spark tables, so analysts read the
+  same ``marts`` schema in Spark SQL.
 
 ``python -m xpkit.spark load DATA_DIR`` and ``python -m xpkit.spark results``
 (``make spark-load``, ``make spark-results``). The session is a local one
@@ -27,9 +28,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,14 +37,9 @@ import pandas as pd
 import pyarrow as pa
 
 from xpkit import load as raw_load
-from xpkit.decisions import DecisionConfig, experiment_decisions
-from xpkit.manifest import build_manifest
-from xpkit.marts.compliance_results import compliance_results
-from xpkit.marts.daily_results import daily_results, experiment_list
-from xpkit.marts.experiment_cate import experiment_cate
-from xpkit.marts.experiment_power import experiment_power
-from xpkit.results import assignment_balance, experiment_results, segment_results
-from xpkit.stats.bayesian import Prior
+from xpkit.marts.catalog import MARTS
+from xpkit.marts.declaration import MartDeclaration, read_var
+from xpkit.settings import VARS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -53,8 +47,6 @@ if TYPE_CHECKING:
 __all__ = [
     "PYTHON_MARTS",
     "SESSION_CONF",
-    "PythonMart",
-    "Settings",
     "SparkError",
     "load_raw",
     "load_raw_from_duckdb",
@@ -251,196 +243,32 @@ def _write_table(spark: SparkSession, frame: pd.DataFrame, name: str) -> int:
     return int(spark.table(name).count())
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """The dbt vars the Python marts read (``dbt_project.yml``, or overrides).
-
-    ``as_of`` is the build's as-of time (var ``as_of``, else ``XP_AS_OF``);
-    empty means now, as in the dbt build.
-    """
-
-    multiple_testing_correction: str = "holm"
-    correction_families: str = "by_role"
-    bayesian_prior: Prior = Prior()
-    min_segment_units: int = 10
-    max_days_to_target: float = 90.0
-    max_multi_variant_share: float = 0.01
-    inconclusive_decision: str = "iterate"
-    sequential_experiments: tuple[str, ...] = ()
-    sequential_tuning_units: float = 10000.0
-    weak_instrument_f_threshold: float = 10.0
-    as_of: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PythonMart:
-    """A dbt Python model of python_models/marts/ and how to compute it here.
-
-    Attributes:
-        name: The model (and table) name, in schema ``marts``.
-        inputs: The relations it reads, as ``schema.table``.
-        compute: Frames of ``inputs`` (in that order) and the settings -> the mart.
-    """
-
-    name: str
-    inputs: tuple[str, ...]
-    compute: Callable[[Sequence[pd.DataFrame], Settings], pd.DataFrame]
-
-
-REGISTRY = (
-    "staging.stg_registry__experiments",
-    "staging.stg_registry__metrics",
-    "staging.stg_registry__experiment_metrics",
-    "staging.stg_registry__experiment_variants",
-)
-
-
-def _decisions(frames: Sequence[pd.DataFrame], settings: Settings) -> pd.DataFrame:
-    config = DecisionConfig(
-        max_days_to_target=settings.max_days_to_target,
-        max_multi_variant_share=settings.max_multi_variant_share,
-        inconclusive_decision=settings.inconclusive_decision,
-        sequential_experiments=frozenset(settings.sequential_experiments),
-    )
-    return experiment_decisions(
-        *frames[:7],
-        config=config,
-        decided_at=settings.as_of or datetime.now(UTC),
-        daily_results=frames[7],
-    )
-
-
 # The Python models of python_models/marts/, in dependency order: the same
-# package function on the same refs and vars as the model of the same name.
-PYTHON_MARTS: tuple[PythonMart, ...] = (
-    PythonMart(
-        "assignment_balance",
-        ("intermediate.int_arms_counted",),
-        lambda frames, settings: assignment_balance(frames[0]),
-    ),
-    PythonMart(
-        "planned_assignment_balance",
-        ("intermediate.int_planned_arms_counted",),
-        lambda frames, settings: assignment_balance(frames[0]),
-    ),
-    PythonMart(
-        "experiment_results",
-        ("marts.arm_metrics", *REGISTRY),
-        lambda frames, settings: experiment_results(
-            *frames[:4],
-            correction=settings.multiple_testing_correction,
-            correction_families=settings.correction_families,
-            prior=settings.bayesian_prior,
-            experiment_variants=frames[4],
-        ),
-    ),
-    PythonMart(
-        "segment_results",
-        ("marts.arm_metrics_by_segment", *REGISTRY),
-        lambda frames, settings: segment_results(
-            *frames,
-            correction=settings.multiple_testing_correction,
-            correction_families=settings.correction_families,
-            prior=settings.bayesian_prior,
-            min_units=settings.min_segment_units,
-        ),
-    ),
-    PythonMart(
-        "daily_results",
-        ("marts.arm_metrics_daily", "staging.stg_registry__experiments"),
-        lambda frames, settings: daily_results(
-            *frames,
-            sequential_experiments=settings.sequential_experiments,
-            tuning_units=settings.sequential_tuning_units,
-        ),
-    ),
-    PythonMart(
-        "experiment_power",
-        (
-            *REGISTRY,
-            "marts.arm_metrics",
-            "marts.arm_metrics_daily",
-            "intermediate.int_planned_metric_baselines",
-        ),
-        lambda frames, settings: experiment_power(*frames),
-    ),
-    PythonMart(
-        "compliance_results",
-        ("marts.arm_metrics_by_compliance", "staging.stg_registry__experiments"),
-        lambda frames, settings: compliance_results(
-            *frames, weak_f=settings.weak_instrument_f_threshold
-        ),
-    ),
-    PythonMart(
-        "experiment_cate",
-        ("intermediate.int_cate_units",),
-        lambda frames, settings: experiment_cate(
-            frames[0], min_units=settings.min_segment_units
-        ),
-    ),
-    PythonMart(
-        "experiment_decisions",
-        (
-            "staging.stg_registry__experiments",
-            "staging.stg_registry__experiment_metrics",
-            "marts.experiment_results",
-            "marts.segment_results",
-            "marts.assignment_balance",
-            "marts.experiment_health",
-            "marts.experiment_power",
-            "marts.daily_results",
-        ),
-        _decisions,
-    ),
-    PythonMart(
-        "build_manifest",
-        ("intermediate.int_input_digests",),
-        lambda frames, settings: build_manifest(frames[0], as_of=settings.as_of),
-    ),
-)
+# declaration (inputs, settings, builder) the dbt model runs.
+PYTHON_MARTS: tuple[MartDeclaration, ...] = MARTS
 
 
 def project_settings(
     project_dir: Path, overrides: Mapping[str, Any] | None = None
-) -> Settings:
-    """The vars of ``dbt_project.yml`` that the Python marts read, then
+) -> dict[str, Any]:
+    """The values of the vars the Python marts read (``xpkit.settings.VARS``),
+    typed: the project's ``vars:`` in ``dbt_project.yml`` (as dbt reads them),
     ``XP_AS_OF`` for an empty ``as_of``, then ``overrides`` (var names; None
-    keeps the project's value)."""
+    keeps the project's value); a var the project does not set takes the
+    default of ``xpkit.settings``."""
     import yaml
 
     with open(Path(project_dir) / "dbt_project.yml", encoding="utf-8") as handle:
         values: dict[str, Any] = dict((yaml.safe_load(handle) or {}).get("vars") or {})
     values["as_of"] = values.get("as_of") or os.environ.get("XP_AS_OF", "")
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    defaults = Settings()
-
-    def value(name: str) -> Any:
-        found = values.get(name)
-        return getattr(defaults, name) if found is None else found
-
-    return Settings(
-        multiple_testing_correction=str(value("multiple_testing_correction")).strip(),
-        correction_families=str(value("correction_families")).strip(),
-        bayesian_prior=Prior.from_vars(
-            values.get("bayesian_prior_mean"), values.get("bayesian_prior_sd")
-        ),
-        min_segment_units=int(value("min_segment_units")),
-        max_days_to_target=float(value("max_days_to_target")),
-        max_multi_variant_share=float(value("max_multi_variant_share")),
-        inconclusive_decision=str(value("inconclusive_decision")).strip(),
-        sequential_experiments=tuple(
-            experiment_list(values.get("sequential_experiments"))
-        ),
-        sequential_tuning_units=float(value("sequential_tuning_units")),
-        weak_instrument_f_threshold=float(value("weak_instrument_f_threshold")),
-        as_of=str(value("as_of")).strip(),
-    )
+    return {name: read_var(var, values.get(name)) for name, var in VARS.items()}
 
 
 def write_python_marts(
     spark: SparkSession,
-    settings: Settings,
-    marts: Sequence[PythonMart] = PYTHON_MARTS,
+    settings: Mapping[str, Any],
+    marts: Sequence[MartDeclaration] = PYTHON_MARTS,
     schema: str = "marts",
 ) -> dict[str, int]:
     """Compute each Python mart from the Spark-built tables and write it to
@@ -448,8 +276,11 @@ def write_python_marts(
     rows written per mart."""
     written: dict[str, int] = {}
     for mart in marts:
-        frames = [read_table(spark, name) for name in mart.inputs]
-        frame = mart.compute(frames, settings)
+        frames = {
+            ref: read_table(spark, table)
+            for ref, table in zip(mart.refs, mart.inputs, strict=True)
+        }
+        frame = mart.run(frames, settings)
         written[mart.name] = _write_table(spark, frame, f"{schema}.{mart.name}")
     return written
 

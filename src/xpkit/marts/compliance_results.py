@@ -4,12 +4,13 @@ of ``xpkit.stats.iv`` from the cells of ``arm_metrics_by_compliance``."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
 
+from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import alpha_or_default, clean
 from xpkit.stats.iv import (
     WEAK_INSTRUMENT_F,
@@ -19,7 +20,7 @@ from xpkit.stats.iv import (
     weighted_compliance_estimates,
 )
 
-__all__ = ["COMPLIANCE_COLUMNS", "RATIO_SKIPPED", "compliance_results"]
+__all__ = ["DECLARATION", "COMPLIANCE_COLUMNS", "RATIO_SKIPPED", "compliance_results"]
 
 # The columns of marts.compliance_results, in order, with their pandas dtypes.
 COMPLIANCE_COLUMNS: dict[str, str] = {
@@ -98,7 +99,7 @@ def _weighted_cell(row: Mapping[str, Any]) -> ComplianceCell:
     )
 
 
-def _ipw(rows: list[Mapping[str, Any]], cells: Cells) -> dict[str, Any]:
+def _ipw(rows: Sequence[Mapping[str, Any]], cells: Cells) -> dict[str, Any]:
     """The weighted figures of one comparison, or why there are none."""
     first = rows[0]
     population = int(_get(first, "population_units") or 0)
@@ -217,3 +218,16 @@ def compliance_results(
         }
     )
     return frame
+
+
+DECLARATION = MartDeclaration(
+    name="compliance_results",
+    inputs=("marts.arm_metrics_by_compliance", "staging.stg_registry__experiments"),
+    settings=("weak_instrument_f_threshold",),
+    columns=COMPLIANCE_COLUMNS,
+    build=lambda inputs, settings: compliance_results(
+        inputs["arm_metrics_by_compliance"],
+        inputs["stg_registry__experiments"],
+        weak_f=settings["weak_instrument_f_threshold"],
+    ),
+)

@@ -8,11 +8,12 @@ the fixed-horizon test and the always-valid confidence sequence of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import alpha_or_default, records, typed_frame
 from xpkit.stats.frequentist import METHOD_UNKNOWN, ComparisonConfig, ComparisonResult
 from xpkit.stats.frequentist import compare as fixed_horizon_compare
@@ -25,7 +26,7 @@ from xpkit.stats.sequential import (
 )
 from xpkit.stats.statistics import Statistic, accumulate, unadjusted_from_row
 
-__all__ = ["DAILY_RESULT_COLUMNS", "daily_results", "experiment_list"]
+__all__ = ["DAILY_RESULT_COLUMNS", "DECLARATION", "daily_results"]
 
 DAILY_RESULT_COLUMNS: dict[str, str] = {
     "experiment_id": "string",
@@ -67,18 +68,6 @@ DAILY_RESULT_COLUMNS: dict[str, str] = {
 def _day(value: Any) -> Any:
     """A date from a date, timestamp or ISO string."""
     return pd.Timestamp(value).date()
-
-
-def experiment_list(value: Any) -> list[str]:
-    """Experiment ids from a dbt var value: a list, or a comma-separated string
-    (how a list reaches a Python model through ``config``)."""
-    if value is None:
-        return []
-    if isinstance(value, list | tuple | set):
-        return sorted({str(v).strip() for v in value if str(v).strip()})
-    text = str(value).strip().strip("[]")
-    items = (part.strip().strip("'\"") for part in text.split(","))
-    return sorted({item for item in items if item})
 
 
 def daily_results(
@@ -146,7 +135,7 @@ def daily_results(
 def _metric_series(
     experiment_id: str,
     metric_id: str,
-    rows: list[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
     days: list[Any],
     control: str | None,
     config: SequentialConfig,
@@ -259,6 +248,7 @@ def _compare_arms(
                 method=METHOD_UNKNOWN, alpha=config.alpha, error_message=arm
             )
             return failed, None
+    assert not isinstance(control, str) and not isinstance(treatment, str)
     control_stat = None if control is None or control.n == 0 else control
     treatment_stat = None if treatment is None or treatment.n == 0 else treatment
     if control_stat is None or treatment_stat is None:
@@ -280,3 +270,17 @@ def _compare_arms(
     )
     v_c, v_t = mean_variance(control_stat), mean_variance(treatment_stat)
     return result, None if v_c is None or v_t is None else (v_c, v_t)
+
+
+DECLARATION = MartDeclaration(
+    name="daily_results",
+    inputs=("marts.arm_metrics_daily", "staging.stg_registry__experiments"),
+    settings=("sequential_experiments", "sequential_tuning_units"),
+    columns=DAILY_RESULT_COLUMNS,
+    build=lambda inputs, settings: daily_results(
+        inputs["arm_metrics_daily"],
+        inputs["stg_registry__experiments"],
+        sequential_experiments=settings["sequential_experiments"],
+        tuning_units=settings["sequential_tuning_units"],
+    ),
+)

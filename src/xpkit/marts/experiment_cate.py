@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from xpkit.marts.declaration import MartDeclaration
+from xpkit.settings import default_float
 from xpkit.stats.hte import (
     cate_cells,
     design_matrix,
@@ -13,7 +15,7 @@ from xpkit.stats.hte import (
     uplift_curve,
 )
 
-__all__ = ["CATE_COLUMNS", "experiment_cate"]
+__all__ = ["DECLARATION", "CATE_COLUMNS", "experiment_cate"]
 
 NUMERIC_FEATURES = ("age", "activity_score", "signup_month", "pre_metric")
 CATEGORICAL_FEATURES = ("segment",)
@@ -48,7 +50,7 @@ def _typed(rows: list[dict]) -> pd.DataFrame:
 
 def experiment_cate(
     units: pd.DataFrame,
-    min_units: int = 10,
+    min_units: int = int(default_float("min_segment_units")),
     n_folds: int = 2,
     random_state: int = 0,
 ) -> pd.DataFrame:
@@ -163,3 +165,14 @@ def experiment_cate(
                 }
             )
     return _typed(rows)
+
+
+DECLARATION = MartDeclaration(
+    name="experiment_cate",
+    inputs=("intermediate.int_cate_units",),
+    settings=("min_segment_units",),
+    columns=CATE_COLUMNS,
+    build=lambda inputs, settings: experiment_cate(
+        inputs["int_cate_units"], min_units=settings["min_segment_units"]
+    ),
+)

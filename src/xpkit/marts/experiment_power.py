@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import records, typed_frame
 from xpkit.settings import DEFAULT_ALPHA
 from xpkit.stats.numbers import finite, is_missing
@@ -24,7 +25,7 @@ from xpkit.stats.power import (
     share_of_target,
 )
 
-__all__ = ["POWER_COLUMNS", "experiment_power"]
+__all__ = ["DECLARATION", "POWER_COLUMNS", "experiment_power"]
 
 POWER_COLUMNS: dict[str, str] = {
     "experiment_id": "string",
@@ -267,3 +268,28 @@ def experiment_power(
             rows.append(row)
     rows.sort(key=lambda r: (str(r["experiment_id"]), str(r["metric_id"])))
     return typed_frame(rows, POWER_COLUMNS)
+
+
+DECLARATION = MartDeclaration(
+    name="experiment_power",
+    inputs=(
+        "staging.stg_registry__experiments",
+        "staging.stg_registry__metrics",
+        "staging.stg_registry__experiment_metrics",
+        "staging.stg_registry__experiment_variants",
+        "marts.arm_metrics",
+        "marts.arm_metrics_daily",
+        "intermediate.int_planned_metric_baselines",
+    ),
+    settings=(),
+    columns=POWER_COLUMNS,
+    build=lambda inputs, settings: experiment_power(
+        inputs["stg_registry__experiments"],
+        inputs["stg_registry__metrics"],
+        inputs["stg_registry__experiment_metrics"],
+        inputs["stg_registry__experiment_variants"],
+        inputs["arm_metrics"],
+        inputs["arm_metrics_daily"],
+        inputs["int_planned_metric_baselines"],
+    ),
+)

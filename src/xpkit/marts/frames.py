@@ -15,7 +15,7 @@ import pandas as pd
 from xpkit.settings import DEFAULT_ALPHA
 from xpkit.stats.numbers import finite, is_missing
 
-__all__ = ["alpha_or_default", "clean", "native", "records", "typed_frame"]
+__all__ = ["alpha_or_default", "clean", "native", "records", "to_pandas", "typed_frame"]
 
 
 def clean(value: Any) -> Any:
@@ -49,3 +49,13 @@ def alpha_or_default(value: Any) -> float:
     """The experiment's alpha; ``DEFAULT_ALPHA`` when empty or not in (0, 1)."""
     alpha = finite(value)
     return alpha if alpha is not None and 0 < alpha < 1 else DEFAULT_ALPHA
+
+
+def to_pandas(relation: Any) -> pd.DataFrame:
+    """A pandas frame of a frame, a pyarrow table or a relation with
+    ``to_arrow_table`` (a DuckDB relation, as ``dbt.ref`` returns)."""
+    if isinstance(relation, pd.DataFrame):
+        return relation
+    if hasattr(relation, "to_arrow_table"):
+        relation = relation.to_arrow_table()
+    return relation.to_pandas()

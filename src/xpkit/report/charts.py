@@ -5,6 +5,10 @@ external references, text escaped) and never raises on degenerate input: no
 rows, a single point, or missing and non-finite figures (None, NaN, pd.NA)
 give a chart that says what is missing instead of a number. Figures are drawn,
 never computed: callers pass values taken from the marts.
+
+Size: one module, past the project's ~400 lines, because every chart draws
+with the same scale, tick, text and colour primitives; each chart is one
+function of plain records.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
+from xpkit.narrative.report import format_percent, number_label
 from xpkit.stats.numbers import finite
 
 __all__ = [
@@ -127,7 +132,7 @@ def nice_ticks(low: float, high: float, target: int = 5) -> list[float]:
         low, high = low - pad, high + pad
     step = _nice_step(high - low, target)
     start = math.floor(low / step) * step
-    ticks = []
+    ticks: list[float] = []
     value = start
     while value <= high + step * 1e-9 and len(ticks) < 50:
         ticks.append(round(value / step) * step)
@@ -135,24 +140,6 @@ def nice_ticks(low: float, high: float, target: int = 5) -> list[float]:
     if ticks and ticks[-1] < high - step * 1e-9:
         ticks.append(ticks[-1] + step)
     return ticks
-
-
-def format_percent(
-    value: float, signed: bool = True, decimals: int | None = None
-) -> str:
-    """A proportion as a percentage with sensible precision (0.442 -> +44.2%).
-
-    Without ``decimals``: none from 100% up, one from 1%, two below.
-    """
-    if decimals is None and value == 0:
-        return "0%"
-    if decimals is None:
-        size = abs(value)
-        decimals = 0 if size >= 0.9995 else 1 if size >= 0.00995 else 2
-    percent = round(value * 100, decimals)
-    if percent == 0:
-        return f"{0:.{decimals}f}%"
-    return f"{percent:{'+' if signed else ''}.{decimals}f}%"
 
 
 def tick_decimals(ticks: Sequence[float]) -> int:
@@ -443,7 +430,11 @@ def cumulative_lift_chart(
             lo, hi = finite(point.low), finite(point.high)
             runs[-1].append((x(position[point.day]), estimate, lo, hi))
         for run in (r for r in runs if r):
-            band = [(px, lo, hi) for px, _, lo, hi in run if None not in (lo, hi)]
+            band = [
+                (px, lo, hi)
+                for px, _, lo, hi in run
+                if lo is not None and hi is not None
+            ]
             if len(band) > 1:
                 outline = [f"{_num(px)},{_num(y(hi))}" for px, _, hi in band] + [
                     f"{_num(px)},{_num(y(lo))}" for px, lo, _ in reversed(band)
@@ -736,14 +727,6 @@ def progress_bar(share: float | None, caption: str = "") -> str:
 # --- heterogeneous effects -------------------------------------------------
 
 
-def _number_label(value: float) -> str:
-    """A metric value with three significant digits (2.345 -> +2.35)."""
-    if value == 0:
-        return "0"
-    digits = max(0, 2 - math.floor(math.log10(abs(value))))
-    return f"{value:+.{min(digits, 4)}f}"
-
-
 @dataclass(frozen=True, slots=True)
 class CateCell:
     """One row x column cell of mean estimated CATE (metric units).
@@ -805,7 +788,7 @@ def cate_heatmap(
                 weight = 0.12 + 0.78 * min(abs(value) / scale, 1.0)
                 fill = _mix(colour, weight) if value != 0 else "#ffffff"
                 ink = "#ffffff" if weight > 0.6 else INK
-                text = _number_label(value)
+                text = number_label(value)
             body.append(
                 f'<rect x="{_num(x0 + 1)}" y="{_num(y0 + 1)}" '
                 f'width="{_num(cell_w - 2)}" height="{_num(cell_h - 2)}" rx="3" '

@@ -152,10 +152,12 @@ def table_digests(con: duckdb.DuckDBPyConnection) -> list[TableDigest]:
     ).fetchall()
     digests = []
     for schema, name in tables:
-        count, digest = con.execute(
+        found = con.execute(
             "select count(*), cast(coalesce(sum(hash(input_rows)), 0) as varchar) "
             f"from {_quote(schema)}.{_quote(name)} as input_rows"
         ).fetchone()
+        assert found is not None  # an aggregate without group by: one row
+        count, digest = found
         digests.append(TableDigest(f"{schema}.{name}", int(count), str(digest)))
     return digests
 

@@ -38,9 +38,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from scipy import stats
 
+from xpkit.settings import WEAK_INSTRUMENT_F
 from xpkit.stats.numbers import finite
 
 __all__ = [
@@ -54,7 +56,6 @@ __all__ = [
 
 # Staiger and Stock's rule of thumb: a first-stage F below 10 signals a weak
 # instrument (Wald intervals too narrow, the estimate biased towards the naive).
-WEAK_INSTRUMENT_F = 10.0
 
 # A first stage this small relative to 1 is treated as zero (no identification).
 _ZERO_FIRST_STAGE = 1e-12
@@ -236,7 +237,7 @@ def compliance_estimates(
     c00, c01 = _cell(cells, 0, 0), _cell(cells, 0, 1)
     arm1, arm0 = _merge(c10, c11), _merge(c00, c01)
     n1, n0 = arm1.n, arm0.n
-    figures: dict[str, object] = {
+    figures: dict[str, Any] = {
         "n_assigned_treatment": n1,
         "n_assigned_control": n0,
     }
@@ -250,7 +251,7 @@ def compliance_estimates(
     if n1 == 0 or n0 == 0:
         missing = "treatment" if n1 == 0 else "control"
         return ComplianceEstimates(
-            **figures,  # type: ignore[arg-type]
+            **figures,
             error_message=f"no analysed units in the {missing} arm",
         )
 
@@ -271,7 +272,7 @@ def compliance_estimates(
     n = n1 + n0
     if n <= 2:
         return ComplianceEstimates(
-            **figures,  # type: ignore[arg-type]
+            **figures,
             error_message="fewer than 3 analysed units: no standard errors",
         )
 
@@ -284,7 +285,7 @@ def compliance_estimates(
     if abs(first_stage) <= _ZERO_FIRST_STAGE:
         figures |= {"first_stage_f": 0.0, "first_stage_f_classical": 0.0}
         return ComplianceEstimates(
-            **figures,  # type: ignore[arg-type]
+            **figures,
             is_weak_instrument=True,
             error_message=(
                 "uptake is the same in both arms (first stage 0): the complier"
@@ -364,7 +365,11 @@ def weighted_compliance_estimates(cells: Cells) -> WeightedEstimates:
         + _weighted_sq_deviation(arm0, mean0) / w0**2
     )
     first_stage = p1 - p0
-    base = {"itt": itt, "itt_se": math.sqrt(itt_var), "first_stage": first_stage}
+    base: dict[str, Any] = {
+        "itt": itt,
+        "itt_se": math.sqrt(itt_var),
+        "first_stage": first_stage,
+    }
     if abs(first_stage) <= _ZERO_FIRST_STAGE:
         return WeightedEstimates(
             **base,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["finite", "is_missing"]
+__all__ = ["finite", "guardrail_tolerance", "is_missing"]
 
 
 def is_missing(value: Any) -> bool:
@@ -34,3 +34,14 @@ def finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return result if math.isfinite(result) else None
+
+
+def guardrail_tolerance(value: Any) -> float | None:
+    """A guardrail's tolerance: the registered value, 0 when empty, None if invalid."""
+    if is_missing(value):
+        return 0.0
+    try:
+        tolerance = float(value)
+    except (TypeError, ValueError):
+        return None
+    return tolerance if math.isfinite(tolerance) and tolerance >= 0 else None

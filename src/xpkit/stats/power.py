@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from xpkit.settings import DEFAULT_ALPHA
+from xpkit.settings import DEFAULT_ALPHA, DEFAULT_POWER
 from xpkit.stats.numbers import finite
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
     "share_of_target",
 ]
 
-DEFAULT_POWER = 0.8
 # A two-sample test needs a variance in each arm, so never fewer than 2 units.
 MIN_UNITS_PER_ARM = 2
 METHOD_NORMAL_ARCSINE = "normal_cohens_h"
@@ -152,6 +151,7 @@ def binary_sample_size(
     error = _check_design(alpha, power, mde)
     if error is not None:
         return SampleSize(method=method, error_message=error)
+    assert alpha is not None and power is not None and mde is not None
     if p0 is None:
         return SampleSize(method=method, error_message="no baseline rate")
     if not 0 < p0 < 1:
@@ -204,6 +204,7 @@ def continuous_sample_size(
     error = _check_design(alpha, power, mde)
     if error is not None:
         return SampleSize(method=method, error_message=error)
+    assert alpha is not None and power is not None and mde is not None
     if mean is None:
         return SampleSize(method=method, error_message="no baseline mean")
     if mean == 0:

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from xpkit.settings import DEFAULT_TUNING_UNITS
 from xpkit.stats.frequentist import ComparisonResult
 from xpkit.stats.numbers import finite
 from xpkit.stats.statistics import (
@@ -61,7 +62,6 @@ __all__ = [
     "sequential_interval",
 ]
 
-DEFAULT_TUNING_UNITS = 10_000.0
 _SUM_COLUMNS = ("n_units", *SUFFICIENT_STATISTIC_COLUMNS)
 
 
@@ -232,8 +232,8 @@ def fieller_relative_interval(
     far = (b + math.copysign(root, b)) / a
     near = c / (a * far) if far != 0 else (b - root) / a
     low, high = sorted((far, near))
-    low, high = finite(low - 1), finite(high - 1)
-    return None if low is None or high is None else (low, high)
+    rel_low, rel_high = finite(low - 1), finite(high - 1)
+    return None if rel_low is None or rel_high is None else (rel_low, rel_high)
 
 
 def mean_variance(statistic: Any) -> float | None:
@@ -293,6 +293,8 @@ class RunningSequence:
             return None, None, None, None, None
         rejected = running_p < config.alpha
         notes = []
+        abs_low: float | None
+        abs_high: float | None
         abs_low, abs_high = self.abs_bounds
         if abs_low > abs_high:
             notes.append("confidence sequence empty (the data contradict it)")

@@ -6,13 +6,14 @@ import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["SRM_THRESHOLD", "SrmResult", "srm_test"]
+from xpkit.settings import SRM_THRESHOLD
 
-SRM_THRESHOLD = 0.001
+__all__ = ["SRM_THRESHOLD", "SrmResult", "srm_test"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,8 @@ def _is_number(value: object) -> bool:
 
 
 def srm_test(
-    observed_counts: Sequence[int],
-    weights: Sequence[float],
+    observed_counts: Sequence[Any],
+    weights: Sequence[Any],
     threshold: float = SRM_THRESHOLD,
 ) -> SrmResult:
     """Chi-square goodness-of-fit test of arm sizes against allocation weights.

@@ -1,0 +1,217 @@
+"""The heterogeneity section of an experiment page."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from markupsafe import Markup
+
+from xpkit.narrative import report as fmt
+from xpkit.report import charts
+from xpkit.report.common import (
+    LEARNER_NAMES,
+    first,
+    hte_learners,
+    missing_notice,
+)
+from xpkit.stats.numbers import finite
+
+if TYPE_CHECKING:
+    from xpkit.report.pages import ReportBuilder
+
+__all__ = ["heterogeneity_section", "cate", "cohorts"]
+
+
+def heterogeneity_section(
+    report: ReportBuilder, experiment_id: Any, has_data: bool, no_data: dict[str, str]
+) -> dict[str, Any]:
+    """CATE heatmaps and ROI curves (experiment_cate) and the cohort table
+    (experiment_cohorts)."""
+    out: dict[str, Any] = {
+        "hte": None,
+        "hte_notices": [],
+        "cohorts": [],
+        "cohort_notices": [],
+        "cohort_metric": None,
+    }
+    if not report.data.has("experiment_cate"):
+        out["hte_notices"] = [
+            missing_notice("experiment_cate", "the heterogeneous effects")
+        ]
+    elif not has_data:
+        out["hte_notices"] = [no_data]
+    else:
+        out.update(cate(report, experiment_id))
+    if not report.data.has("experiment_cohorts"):
+        out["cohort_notices"] = [
+            missing_notice("experiment_cohorts", "the cohort table")
+        ]
+    elif not has_data:
+        out["cohort_notices"] = [no_data]
+    else:
+        out.update(cohorts(report, experiment_id))
+    return out
+
+
+def cate(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:
+    rows = report.data.for_experiment("experiment_cate", experiment_id)
+    if not rows:
+        analysed = sorted(
+            {
+                str(r.get("experiment_id"))
+                for r in report.data.rows("experiment_cate")
+                if r.get("experiment_id") is not None
+            }
+        )
+        return {
+            "hte_notices": [
+                {
+                    "kind": "nodata",
+                    "text": "Heterogeneous effects are estimated for one "
+                    "experiment per build (dbt var cate_experiment_id; this "
+                    f"build: {', '.join(analysed) or 'none'}), not this one.",
+                }
+            ]
+        }
+    errors = [r.get("error_message") for r in rows if r.get("error_message")]
+    if errors:
+        return {"hte_notices": [{"kind": "alert", "text": errors[0]}]}
+    metric_id = (first(rows) or {}).get("metric_id")
+    metric = report.metrics.get(metric_id, {})
+    direction = metric.get("desired_direction")
+    heat = [r for r in rows if r.get("output") == "heatmap"]
+    roi = [r for r in rows if r.get("output") == "roi_curve"]
+    names = LEARNER_NAMES
+    maps, extremes = [], []
+    for learner in hte_learners(heat):
+        cells = sorted(
+            (r for r in heat if r.get("learner") == learner),
+            key=lambda r: (
+                str(r.get("segment")),
+                r.get("activity_bin_order") or 0,
+            ),
+        )
+        maps.append(
+            {
+                "learner": names.get(learner, learner),
+                "svg": Markup(
+                    charts.cate_heatmap(
+                        [
+                            charts.CateCell(
+                                row=str(r.get("segment")),
+                                column=str(r.get("activity_bin")),
+                                value=finite(r.get("mean_cate")),
+                                units=r.get("units"),
+                            )
+                            for r in cells
+                        ],
+                        title=f"{names.get(learner, learner)}: mean estimated "
+                        "CATE by segment (rows) and activity bin (columns)",
+                        desired_direction=direction,
+                    )
+                ),
+            }
+        )
+        shown = [r for r in cells if finite(r.get("mean_cate")) is not None]
+        if shown:
+            top = max(shown, key=lambda r: r["mean_cate"])
+            low = min(shown, key=lambda r: r["mean_cate"])
+            extremes.append(
+                f"{names.get(learner, learner)}: largest "
+                f"{fmt.number(top['mean_cate'], signed=True)} in "
+                f"{top.get('segment')} / activity {top.get('activity_bin')} "
+                f"(observed {fmt.number(top.get('observed_uplift'), signed=True)}),"
+                f" smallest {fmt.number(low['mean_cate'], signed=True)} in "
+                f"{low.get('segment')} / activity {low.get('activity_bin')} "
+                f"(observed {fmt.number(low.get('observed_uplift'), signed=True)})."
+            )
+    series, random, table = [], [], []
+    for learner in hte_learners(roi):
+        points = sorted(
+            (r for r in roi if r.get("learner") == learner),
+            key=lambda r: r.get("budget_share") or 0,
+        )
+        series.append(
+            charts.UpliftSeries(
+                names.get(learner, learner),
+                cast(
+                    list[tuple[float, float | None]],
+                    [
+                        (r.get("budget_share"), r.get("incremental_outcome"))
+                        for r in points
+                    ],
+                ),
+            )
+        )
+        random = cast(
+            list[tuple[float, float | None]],
+            [(r.get("budget_share"), r.get("random_outcome")) for r in points],
+        )
+        for r in points:
+            if r.get("budget_share") in (0.1, 0.2, 0.5):
+                table.append(
+                    {
+                        "learner": names.get(learner, learner),
+                        "share": fmt.pct(r.get("budget_share"), signed=False),
+                        "units": fmt.integer(r.get("units")),
+                        "predicted": fmt.number(r.get("mean_cate"), signed=True),
+                        "observed": fmt.number(r.get("observed_uplift"), signed=True),
+                        "gain": fmt.number(r.get("incremental_outcome")),
+                        "random": fmt.number(r.get("random_outcome")),
+                    }
+                )
+    return {
+        "hte": {
+            "metric": metric.get("metric_name") or metric_id,
+            "maps": maps,
+            "extremes": extremes,
+            "roi_svg": Markup(
+                charts.uplift_chart(
+                    series,
+                    random,
+                    title="Incremental outcome of treating the top x% by "
+                    "estimated CATE (held-out)",
+                )
+            ),
+            "roi_rows": table,
+        }
+    }
+
+
+def cohorts(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:
+    rows = sorted(
+        report.data.for_experiment("experiment_cohorts", experiment_id),
+        key=lambda r: (
+            str(r.get("segment")),
+            r.get("activity_bin_order") or 0,
+            -1 if r.get("signup_month") is None else r.get("signup_month"),
+        ),
+    )
+    if not rows:
+        return {
+            "cohort_notices": [
+                {"kind": "nodata", "text": "No analysed units in any cohort."}
+            ]
+        }
+    aggregation = report.metrics.get(rows[0].get("primary_metric_id"), {}).get(
+        "aggregation"
+    )
+    return {
+        "cohorts": [
+            {
+                "segment": r.get("segment"),
+                "activity_bin": r.get("activity_bin"),
+                "signup_month": fmt.integer(r.get("signup_month")),
+                "units": fmt.integer(r.get("units")),
+                "treatment_rate": fmt.pct(r.get("treatment_rate"), signed=False),
+                "received_rate": fmt.pct(
+                    r.get("received_treatment_rate"), signed=False
+                ),
+                "pre": fmt.metric_value(r.get("mean_pre_metric"), aggregation),
+                "outcome": fmt.metric_value(r.get("mean_outcome"), aggregation),
+                "suppressed": bool(r.get("is_suppressed")),
+            }
+            for r in rows
+        ],
+        "cohort_metric": rows[0].get("primary_metric_id"),
+    }

@@ -1,0 +1,212 @@
+"""xpkit.narrative on its own: each sentence and number format on hand-built
+figures, with the expected text worked out by hand (see the comments)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from xpkit.narrative import decisions as phrases
+from xpkit.narrative import report as fmt
+from xpkit.narrative.numbers import decimals, format_p, pct
+from xpkit.narrative.results import (
+    guardrail_clause,
+    result_summary,
+    suppressed_message,
+    suppressed_summary,
+    verdict_sentence,
+)
+
+
+@pytest.mark.parametrize(
+    ("control", "treatment", "expected"),
+    [
+        # largest 16.45 -> 3 significant digits = 1 decimal; change 6.45 -> 1.
+        (10.0, 16.45, 1),
+        # largest 0.52 -> 3 decimals; change 0.02 -> 2 significant = 3 decimals.
+        (0.5, 0.52, 3),
+        # largest 1000 needs none; no change.
+        (1000.0, 1000.0, 0),
+        # a tiny change is capped at 6 decimals.
+        (1.0, 1.0 + 1e-9, 6),
+    ],
+)
+def test_decimals_show_three_digits_of_the_mean_and_two_of_the_change(
+    control, treatment, expected
+):
+    assert decimals(control, treatment) == expected
+
+
+def test_format_p_and_pct():
+    assert format_p(0.00005) == "p < 0.0001"
+    assert format_p(0.0123) == "p = 0.012"
+    assert format_p(0.5) == "p = 0.5"
+    assert pct(0.125) == "+12.5%"
+    assert pct(-0.034) == "-3.4%"
+
+
+def binary_row(**extra) -> dict:
+    return {
+        "metric_id": "conversion",
+        "metric_name": "conversion",
+        "variant": "t",
+        "control_variant": "c",
+        "aggregation": "binary",
+        "alpha": 0.05,
+        "role": "primary",
+    } | extra
+
+
+def test_summary_of_a_rate_with_a_relative_interval_and_no_correction():
+    row = binary_row(
+        mean_control=0.10,
+        mean_treatment=0.15,
+        abs_lift=0.05,
+        rel_lift=0.5,
+        rel_ci_low=0.2,
+        rel_ci_high=0.8,
+        p_value_adjusted=0.001,
+        is_significant=True,
+    )
+    # Means 10.0% and 15.0% (1 decimal); relative figures with pct().
+    assert result_summary(row, "none") == (
+        "Conversion rose from 10.0% in c to 15.0% in t (+50.0% relative, "
+        "95% CI +20.0% to +80.0%); significant at alpha = 0.05 (p = 0.001)."
+    )
+
+
+def test_summary_of_a_rate_from_zero_prints_the_absolute_lift_in_pp():
+    row = binary_row(
+        mean_control=0.0,
+        mean_treatment=0.0645,
+        abs_lift=0.0645,
+        rel_lift=None,
+        abs_ci_low_adjusted=0.02,
+        abs_ci_high_adjusted=0.11,
+        p_value_adjusted=0.02,
+        is_significant=True,
+    )
+    # decimals(0, 6.45) = 2: the lift of 6.45 percentage points is "+6.45 pp".
+    assert verdict_sentence(row, "holm") == (
+        "Conversion rose from 0.00% in c to 6.45% in t (+6.45 pp absolute, "
+        "Holm-adjusted 95% CI +2.00 pp to +11.00 pp; relative lift undefined "
+        "as the control mean is 0); significant after Holm correction "
+        "(adjusted p = 0.02)"
+    )
+
+
+def test_summary_without_figures_says_why():
+    row = binary_row(mean_control=None, error_message="no units exposed")
+    assert result_summary(row, "holm") == (
+        "No result for Conversion (t vs c): no units exposed."
+    )
+
+
+def test_guardrail_clause_states_the_bound_against_the_tolerance():
+    row = binary_row(
+        guardrail_status="passed",
+        guardrail_tolerance=0.02,
+        guardrail_bound=-0.01,
+        desired_direction="increase",
+    )
+    # An increase metric tolerates a fall of 2%: the limit is -2.0%.
+    assert guardrail_clause(row) == (
+        "guardrail passed: at worst -1.0% (one-sided 95% bound), within the "
+        "-2.0% tolerance"
+    )
+    bad = binary_row(guardrail_tolerance="-1")
+    assert guardrail_clause(bad) == (
+        "guardrail inconclusive: its tolerance is not a number >= 0"
+    )
+
+
+def test_decision_number_phrases():
+    assert phrases.percent(0.442) == "+44.2%"
+    assert phrases.percent(None) == "n/a"
+    assert phrases.percent(1.0, 0, signed=False) == "100%"
+    assert phrases.count(1020) == "1,020"
+    assert phrases.count(None) == "n/a"
+    assert phrases.in_sentence("Reply rate") == "reply rate"
+    assert phrases.in_sentence("CSAT score") == "CSAT score"
+
+
+def test_lift_phrase_quotes_the_adjusted_interval_and_p():
+    row = {
+        "metric_name": "reply rate",
+        "rel_lift": 0.442,
+        "abs_lift": 0.01,
+        "variant": "b",
+        "rel_ci_low_adjusted": 0.1,
+        "rel_ci_high_adjusted": 0.8,
+        "p_value_adjusted": 0.003,
+        "alpha": 0.05,
+    }
+    assert phrases.interval_text(row) == "adjusted 95% CI +10.0% to +80.0%"
+    assert phrases.lift_phrase(row) == (
+        "Reply rate rose 44.2% with b (adjusted 95% CI +10.0% to +80.0%; "
+        "adjusted p = 0.003)"
+    )
+
+
+def test_share_phrase_and_segment_label():
+    power = {"share_of_target": 1.0, "current_units": 1020}
+    assert phrases.share_phrase(power | {"required_units_total": 1020}) == (
+        "100% of the planned sample (1,020 of 1,020 units)"
+    )
+    assert phrases.share_phrase({}) == (
+        "share of the planned sample unknown (no sample-size target)"
+    )
+    row = {"segment_dimension": "country", "segment_value": "DE"}
+    assert phrases.segment_label(row, 2) == "country=DE"
+    assert phrases.segment_label(row, 1) == "DE"
+
+
+def test_breach_text_and_harm_sentences():
+    check = SimpleNamespace(
+        metric_id="csat", where="overall", rel_lift=-0.2, tolerance=0.02
+    )
+    assert phrases.breach_text(check) == "csat (overall): -20.0% (tolerance 2.0%)"
+    harms = (
+        SimpleNamespace(kind="worse", key="a", text="A"),
+        SimpleNamespace(kind="breached", key="b", text="B"),
+        SimpleNamespace(kind="breached", key="c", text="C"),
+    )
+    assert phrases.harm_list(harms) == [
+        "Significantly worse: A.",
+        "Guardrails breached: B; C.",
+    ]
+    assert phrases.harm_sentences(harms, frozenset({"a", "c"})) == (
+        "Guardrail breached: B."
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.442, "+44.2%"),  # one decimal from 1%
+        (1.5, "+150%"),  # none from 100%
+        (0.005, "+0.50%"),  # two below 1%
+        (0.0, "0%"),
+    ],
+)
+def test_report_percent_precision(value, expected):
+    assert fmt.format_percent(value) == expected
+
+
+def test_report_number_label_has_three_significant_digits():
+    assert fmt.number_label(12.34) == "+12.3"
+    assert fmt.number_label(0.01234) == "+0.0123"
+    assert fmt.number_label(0) == "0"
+
+
+def test_suppressed_cell_sentences():
+    message = suppressed_message(10)
+    assert message == (
+        "suppressed: fewer than 10 units in an arm of this segment "
+        "(var min_segment_units)"
+    )
+    assert suppressed_summary("x") == "No result shown: x."
+    assert suppressed_summary("x", guardrail=True) == (
+        "No result shown: x; guardrail inconclusive."
+    )

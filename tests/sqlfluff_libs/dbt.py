@@ -38,3 +38,7 @@ def datediff(first_date, second_date, datepart):
 
 def hash(field):  # noqa: A001 - dbt's macro name
     return f"md5(cast({field} as varchar))"
+
+
+def listagg(measure, delimiter_text="','", order_by_clause=None, limit_num=None):
+    return f"string_agg({measure}, {delimiter_text} {order_by_clause or ''})"

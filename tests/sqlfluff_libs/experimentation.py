@@ -154,3 +154,7 @@ def duplicate_keys(rows_cte, key_columns):
         f"duplicated as (select {keys}, count(*) as row_count from {rows_cte}"
         f" group by {keys} having count(*) > 1)"
     )
+
+
+def relation_label(relation):
+    return "'schema.table'"

@@ -1,6 +1,7 @@
 -- One row per registered experiment for the gate experiment_health: exposure
 -- completeness and crossovers from experiment_health, and the latest usable
--- event feeding its analysis (freshness is measured from it at gate time).
+-- event of a running experiment's units (freshness is measured from it at gate
+-- time). Events are reduced to one row per unit before the join.
 with
 
 health as (
@@ -9,27 +10,51 @@ health as (
 
 ),
 
-arms as (
+assignments as (
 
-    select * from {{ ref('int_arms_keyed') }}
+    select * from {{ ref('int_assignments_resolved') }}
 
 ),
 
-unit_metrics as (
+events as (
 
-    select * from {{ ref('int_unit_metrics_pivoted') }}
+    select * from {{ ref('int_events_classified') }}
+    where reason_code is null
+
+),
+
+running_assignments as (
+
+    select
+        assignments.experiment_id,
+        assignments.unit_id
+    from assignments
+    inner join health
+        on assignments.experiment_id = health.experiment_id
+    where health.status = 'running'
+
+),
+
+unit_latest_events as (
+
+    select
+        unit_id,
+        max(event_at) as last_event_at
+    from events
+    where unit_id in (select running_assignments.unit_id from running_assignments)
+    group by unit_id
 
 ),
 
 latest_events as (
 
     select
-        arms.experiment_id,
-        max(unit_metrics.last_event_at) as last_event_at
-    from unit_metrics
-    inner join arms
-        on unit_metrics.arm_key = arms.arm_key
-    group by arms.experiment_id
+        running_assignments.experiment_id,
+        max(unit_latest_events.last_event_at) as last_event_at
+    from running_assignments
+    inner join unit_latest_events
+        on running_assignments.unit_id = unit_latest_events.unit_id
+    group by running_assignments.experiment_id
 
 ),
 

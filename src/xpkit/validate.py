@@ -499,32 +499,28 @@ def _failure_message(
 
 
 def _columns_line(
-    frame: Frame, subject: str, kwargs: Mapping[str, Any], meta: Mapping, result: Any
+    frame: Frame,
+    data: pd.DataFrame,
+    kwargs: Mapping[str, Any],
+    meta: Mapping,
+    result: Any,
 ) -> CheckLine:
-    """The verdict of a table-columns expectation on a raw table."""
+    """The verdict of a table-columns expectation on a raw table's extract."""
+    subject, check = data.attrs["subject"], meta.get("check", "columns")
     wanted = list(kwargs.get("column_set") or [])
-    present = list(result.result.get("observed_value") or [])
-    missing = [column for column in wanted if column not in present]
+    present = [str(column) for column in data.columns if column != SUBJECT]
+    observed_by_gx = set(result.result.get("observed_value") or [])
+    missing = [column for column in wanted if column not in observed_by_gx]
     rule = "has " + ", ".join(wanted)
     observed = f"missing {', '.join(missing)}" if missing else "all present"
     if result.success and not missing:
-        return CheckLine(
-            "PASS", frame.name, meta.get("check", "columns"), subject, observed, rule
-        )
+        return CheckLine("PASS", frame.name, check, subject, observed, rule)
     message = (
         f"{subject}: {meta.get('title', 'missing columns')} (missing "
         f"{', '.join(missing) or '?'}; has {', '.join(present) or 'no column'}). "
         f"{meta.get('action', '')}"
     ).strip()
-    return CheckLine(
-        "FAIL",
-        frame.name,
-        meta.get("check", "columns"),
-        subject,
-        observed,
-        rule,
-        message,
-    )
+    return CheckLine("FAIL", frame.name, check, subject, observed, rule, message)
 
 
 def evaluate(frame: Frame, data: pd.DataFrame, suite_result: Any) -> list[CheckLine]:
@@ -544,9 +540,7 @@ def evaluate(frame: Frame, data: pd.DataFrame, suite_result: Any) -> list[CheckL
                 f"{kind}: {result.exception_info.get('exception_message')}"
             )
         if kind == "expect_table_columns_to_match_set":
-            lines.append(
-                _columns_line(frame, data.attrs["subject"], kwargs, meta, result)
-            )
+            lines.append(_columns_line(frame, data, kwargs, meta, result))
             continue
         column, rule = kwargs.get("column"), _rule(kind, kwargs)
         if column not in data.columns:

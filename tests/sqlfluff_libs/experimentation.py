@@ -158,3 +158,7 @@ def duplicate_keys(rows_cte, key_columns):
 
 def relation_label(relation):
     return "'schema.table'"
+
+
+def registry_relation(name):
+    return f"registry.{name}"

@@ -87,7 +87,8 @@ final as (
                 then 1
             else 0
         end as parts_without_values,
-        {{ experimentation.relation_label(ref('arm_metrics')) }} as arm_metrics_relation
+        {{ experimentation.relation_label(ref('arm_metrics')) }} as arm_metrics_relation,
+        {{ experimentation.relation_label(ref('quarantine_events')) }} as quarantine_events_relation
     from experiment_metrics
     inner join experiments
         on experiment_metrics.experiment_id = experiments.experiment_id

@@ -174,6 +174,13 @@ def test_consumer_project_installs_the_package_and_builds_without_warnings(
         "landing.xp_units",
     }
 
+    from xpkit.report.data import read_warehouse
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        sources = read_warehouse(con).sources
+    assert sources["experiment_portfolio"] == "xp_marts.experiment_portfolio"
+    assert sources["experiments"] == "xp_staging.stg_registry__experiments"
+
     from xpkit.validate import main
 
     code = main(

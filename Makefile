@@ -94,9 +94,10 @@ build: setup ## Build everything on the loaded raw data: dbt build, validation g
 refresh: setup ## Incremental build after appending raw data: recompute only units with new rows
 	@$(MAKE) build DBT_BUILD_ARGS="--vars '{incremental_refresh: true}'"
 
-validate: setup ## Run the Great Expectations gates (data docs in reports/data_docs)
+validate: setup ## Run the Great Expectations gates on the check tables dbt built (data docs in reports/data_docs) [CHECKS_SCHEMA=<schema>]
 	@echo "==> Validation gates on $(DUCKDB_PATH)"
-	@$(PY) -m xpkit.validate --database "$(DUCKDB_PATH)" --docs-dir "$(DOCS_DIR)"
+	@$(PY) -m xpkit.validate --database "$(DUCKDB_PATH)" --docs-dir "$(DOCS_DIR)" \
+		$(if $(CHECKS_SCHEMA),--checks-schema "$(CHECKS_SCHEMA)")
 
 report: setup ## Write the static HTML report (reports/index.html) from the warehouse
 	@echo "==> Report from $(DUCKDB_PATH) into $(REPORT_DIR)/"

@@ -1,14 +1,14 @@
 -- One row per input table (raw tables and registry seeds): its row count and an
--- order-independent digest of its content, recorded in build_manifest.
-{%- set inputs = [
-    ('raw_table', 'raw.exposures', source('raw', 'exposures')),
-    ('raw_table', 'raw.events', source('raw', 'events')),
-    ('raw_table', 'raw.units', source('raw', 'units')),
-    ('registry_table', 'experiments', ref('experiments')),
-    ('registry_table', 'experiment_variants', ref('experiment_variants')),
-    ('registry_table', 'metrics', ref('metrics')),
-    ('registry_table', 'experiment_metrics', ref('experiment_metrics')),
-] %}
+-- order-independent digest of its content, recorded in build_manifest. Raw
+-- tables are named as schema.table wherever the source vars point.
+{%- set inputs = [] %}
+{%- for table in ['exposures', 'events', 'units'] %}
+    {%- set relation = source('raw', table) %}
+    {%- do inputs.append(('raw_table', relation.schema ~ '.' ~ relation.identifier, relation)) %}
+{%- endfor %}
+{%- for name in ['experiments', 'experiment_variants', 'metrics', 'experiment_metrics'] %}
+    {%- do inputs.append(('registry_table', name, experimentation.registry_relation(name))) %}
+{%- endfor %}
 
 with
 

@@ -1,22 +1,28 @@
 """Great Expectations gates on a built warehouse: ``python -m xpkit.validate``.
 
-``make validate`` runs it after ``make build``. It reads small, aggregated frames
-from the warehouse (DuckDB, read-only; the aggregation is SQL), validates each
-against its suite in ``expectations/<name>.json`` with Great Expectations'
-pandas datasource in an ephemeral context (GX's SQL datasource returns wrong
-results on DuckDB), prints one line per check and subject, and writes GX data
-docs. Exit codes: 0 every check passed, 1 a check failed (one message per
-failure: subject, check, observed value, threshold, what to do), 2 a usage or
-configuration error (no warehouse, a missing table, a bad threshold or suite).
+``make validate`` runs it after ``make build``. The checks are dbt models
+(``models/intermediate/checks/check_*.sql``, built from refs and the source
+vars by ``dbt build``, on DuckDB and Spark); this module finds the tables that
+build wrote (by name, in whichever schema ``generate_schema_name`` put them),
+extracts them and the raw tables they name (the raw tables' columns only), and
+runs the saved Great Expectations context in ``expectations/``: its checkpoint
+``xp_gates`` validates each extract with its suite through a pandas datasource
+(GX's SQL datasource returns wrong results on DuckDB) and writes the data docs.
+It prints one line per check and subject. Exit codes: 0 every check passed, 1
+a check failed (one message per failure: subject, check, observed value,
+threshold, what to do), 2 a usage or configuration error (no warehouse, a
+missing check table, a bad threshold or suite).
 
-The checks (suite: subject): ``raw_exposures``/``raw_events``/``raw_units``:
-quarantine share per raw table and no usable row without a key;
-``experiment_health``: every running experiment has exposures, its units' latest
-usable event is within the freshness limit of the as-of time, multi-variant
-share below the limit per experiment; ``assignment_balance``: SRM p-value of
-every running or completed experiment at least the limit;
-``experiment_metrics``: every metric registered for a running or completed
-experiment has usable events from the experiment's units.
+The checks (suite: subject): ``source_exposures``/``source_events``/
+``source_units``: the raw table has its contract columns;
+``raw_exposures``/``raw_events``/``raw_units``: quarantine share per raw table
+and no usable row without a key; ``experiment_health``: every running
+experiment has exposures, its units' latest usable event is within the
+freshness limit of the as-of time, multi-variant share below the limit per
+experiment; ``assignment_balance``: SRM p-value of every running or completed
+experiment at least the limit; ``experiment_metrics``: every metric registered
+for a running or completed experiment has a non-zero value in some analysed
+unit's analysis window (each part of a ratio metric).
 
 Data docs: GX's site (``index.html``, needs network for its scripts and styles;
 the per-suite pages under ``validations/`` are static) and ``gates.html``, a
@@ -37,6 +43,7 @@ import math
 import os
 import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,11 +55,14 @@ import duckdb
 import pandas as pd
 
 __all__ = [
+    "CHECKPOINT",
     "FRAMES",
+    "SOURCE_FRAMES",
     "CheckLine",
     "ConfigError",
     "Frame",
     "evaluate",
+    "find_check_tables",
     "load_suites",
     "load_thresholds",
     "main",
@@ -66,7 +76,13 @@ __all__ = [
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 DEFAULT_DOCS_DIR = Path("reports") / "data_docs"
 SITE_NAME = "xp_gates"
+CHECKPOINT = "xp_gates"
+DATASOURCE = "gate_tables"
 SUMMARY_PAGE = "gates.html"
+# Every frame's rows are named by this column (the checkpoint's
+# unexpected_index_column_names): an experiment, "experiment / metric" or a
+# table as schema.table.
+SUBJECT = "subject"
 # What a previous run wrote into the docs dir (removed before writing anew, so
 # that no page of an older run is left beside the new index).
 DOCS_OUTPUTS = ("index.html", SUMMARY_PAGE, "validations", "expectations", "static")
@@ -78,241 +94,33 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One aggregated frame, validated by the suite of the same name.
+    """One table validated by the suite of the same name.
 
     Attributes:
-        name: Suite name and file stem in ``expectations/``.
-        sql: DuckDB query; ``$as_of`` is bound to the as-of timestamp.
-        id_columns: Columns naming a row's subject in messages and data docs.
-        tables: Tables the query reads (checked before anything runs).
+        name: Suite, validation definition and data asset name.
+        table: The dbt check model it is read from; for a source frame, the
+            check model whose ``subject`` names the raw table.
     """
 
     name: str
-    sql: str
-    id_columns: tuple[str, ...]
-    tables: tuple[str, ...]
+    table: str
 
-
-def _raw_table_sql(
-    label: str,
-    raw: str,
-    quarantine: str,
-    classified: str | None,
-    keys: Sequence[str],
-) -> str:
-    usable = ""
-    if classified:
-        missing = "".join(
-            f",\n        count(*) filter (where nullif(trim(cast({key} as varchar)),"
-            f" '') is null) as usable_rows_without_{key}"
-            for key in keys
-        )
-        usable = f""",
-    usable as (
-        select count(*) as usable_rows{missing}
-        from {classified}
-        where reason_code is null
-    )"""
-    return f"""
-    with raw_rows as (
-        select count(*) as raw_rows from {raw}
-    ),
-    quarantined as (
-        select count(*) as quarantined_rows from {quarantine}
-    ){usable}
-    select
-        '{label}' as table_name,
-        raw_rows.raw_rows,
-        quarantined.quarantined_rows,
-        case
-            when raw_rows.raw_rows > 0
-                then quarantined.quarantined_rows / raw_rows.raw_rows
-        end as quarantine_share{", usable.*" if classified else ""}
-    from raw_rows
-    cross join quarantined{" cross join usable" if classified else ""}
-    """
-
-
-EXPERIMENT_HEALTH_SQL = """
-with running as (
-    select experiment_id from marts.experiment_health where status = 'running'
-),
-latest_events as (
-    select
-        assignments.experiment_id,
-        max(events.event_at) as last_event_at
-    from intermediate.int_assignments_resolved as assignments
-    inner join running
-        on assignments.experiment_id = running.experiment_id
-    inner join intermediate.int_events_classified as events
-        on assignments.unit_id = events.unit_id
-    where events.reason_code is null
-    group by assignments.experiment_id
-)
-select
-    health.experiment_id,
-    health.status,
-    health.units_exposed,
-    health.multi_variant_units,
-    health.multi_variant_share,
-    health.exposure_rows_quarantined,
-    latest_events.last_event_at,
-    (epoch(cast($as_of as timestamp)) - epoch(latest_events.last_event_at))
-        / 3600.0 as hours_since_last_event
-from marts.experiment_health as health
-left join latest_events
-    on health.experiment_id = latest_events.experiment_id
-order by health.experiment_id
-"""
-
-ASSIGNMENT_BALANCE_SQL = """
-select
-    experiment_id,
-    any_value(status) as status,
-    cast(sum(units) as bigint) as units,
-    min(srm_p_value) as srm_p_value,
-    any_value(srm_error_message) as srm_error_message
-from marts.assignment_balance
-group by experiment_id
-order by experiment_id
-"""
-
-# A ratio metric reads the events of its numerator and denominator metrics.
-EXPERIMENT_METRICS_SQL = """
-with registered as (
-    select
-        experiment_metrics.experiment_id,
-        metrics.metric_id,
-        metrics.aggregation,
-        metrics.event_name,
-        metrics.numerator_metric_id,
-        metrics.denominator_metric_id
-    from registry.experiment_metrics as experiment_metrics
-    inner join registry.metrics as metrics
-        on experiment_metrics.metric_id = metrics.metric_id
-),
-components as (
-    select experiment_id, metric_id, event_name
-    from registered
-    where aggregation is distinct from 'ratio'
-    union all
-    select
-        ratios.experiment_id,
-        ratios.metric_id,
-        coalesce(
-            parts.event_name,
-            'no event_name for ' || coalesce(ratios.part_metric_id, 'a null metric id')
-        ) as event_name
-    from (
-        select
-            experiment_id,
-            metric_id,
-            unnest([numerator_metric_id, denominator_metric_id]) as part_metric_id
-        from registered
-        where aggregation = 'ratio'
-    ) as ratios
-    left join registry.metrics as parts
-        on ratios.part_metric_id = parts.metric_id
-),
-wanted as (
-    select distinct experiment_id, event_name from components
-),
-event_counts as (
-    select
-        assignments.experiment_id,
-        events.event_name,
-        count(*) as usable_events
-    from intermediate.int_assignments_resolved as assignments
-    inner join intermediate.int_events_classified as events
-        on assignments.unit_id = events.unit_id
-    inner join wanted
-        on assignments.experiment_id = wanted.experiment_id
-        and events.event_name = wanted.event_name
-    where events.reason_code is null
-    group by assignments.experiment_id, events.event_name
-)
-select
-    components.experiment_id,
-    components.metric_id,
-    any_value(experiments.status) as status,
-    coalesce(
-        string_agg(distinct components.event_name, ', '
-            order by components.event_name),
-        '(none)'
-    ) as event_names,
-    cast(min(coalesce(event_counts.usable_events, 0)) as bigint) as usable_events
-from components
-inner join registry.experiments as experiments
-    on components.experiment_id = experiments.experiment_id
-left join event_counts
-    on components.experiment_id = event_counts.experiment_id
-    and components.event_name = event_counts.event_name
-group by components.experiment_id, components.metric_id
-order by components.experiment_id, components.metric_id
-"""
-
-CLASSIFIED_EXPOSURES = "intermediate.int_exposures_classified"
-CLASSIFIED_EVENTS = "intermediate.int_events_classified"
-ASSIGNMENTS = "intermediate.int_assignments_resolved"
 
 FRAMES: tuple[Frame, ...] = (
-    Frame(
-        "raw_exposures",
-        _raw_table_sql(
-            "raw.exposures",
-            "raw.exposures",
-            "quarantine.quarantine_exposures",
-            CLASSIFIED_EXPOSURES,
-            ("experiment_id", "unit_id", "variant", "exposed_at"),
-        ),
-        ("table_name",),
-        ("raw.exposures", "quarantine.quarantine_exposures", CLASSIFIED_EXPOSURES),
-    ),
-    Frame(
-        "raw_events",
-        _raw_table_sql(
-            "raw.events",
-            "raw.events",
-            "quarantine.quarantine_events",
-            CLASSIFIED_EVENTS,
-            ("unit_id", "event_name", "event_at"),
-        ),
-        ("table_name",),
-        ("raw.events", "quarantine.quarantine_events", CLASSIFIED_EVENTS),
-    ),
-    Frame(
-        "raw_units",
-        _raw_table_sql(
-            "raw.units", "raw.units", "quarantine.quarantine_units", None, ()
-        ),
-        ("table_name",),
-        ("raw.units", "quarantine.quarantine_units"),
-    ),
-    Frame(
-        "experiment_health",
-        EXPERIMENT_HEALTH_SQL,
-        ("experiment_id",),
-        ("marts.experiment_health", ASSIGNMENTS, CLASSIFIED_EVENTS),
-    ),
-    Frame(
-        "assignment_balance",
-        ASSIGNMENT_BALANCE_SQL,
-        ("experiment_id",),
-        ("marts.assignment_balance",),
-    ),
-    Frame(
-        "experiment_metrics",
-        EXPERIMENT_METRICS_SQL,
-        ("experiment_id", "metric_id"),
-        (
-            "registry.experiment_metrics",
-            "registry.metrics",
-            "registry.experiments",
-            ASSIGNMENTS,
-            CLASSIFIED_EVENTS,
-        ),
-    ),
+    Frame("raw_exposures", "check_raw_exposures"),
+    Frame("raw_events", "check_raw_events"),
+    Frame("raw_units", "check_raw_units"),
+    Frame("experiment_health", "check_experiment_health"),
+    Frame("assignment_balance", "check_assignment_balance"),
+    Frame("experiment_metrics", "check_experiment_metrics"),
 )
+# The raw tables themselves: their columns, from an empty extract.
+SOURCE_FRAMES: tuple[Frame, ...] = (
+    Frame("source_exposures", "check_raw_exposures"),
+    Frame("source_events", "check_raw_events"),
+    Frame("source_units", "check_raw_units"),
+)
+ALL_FRAMES = SOURCE_FRAMES + FRAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,8 +198,8 @@ def load_suites(
 ) -> dict[str, dict]:
     """The suite JSON of every frame, checked for shape and known parameters."""
     suites: dict[str, dict] = {}
-    for frame in FRAMES:
-        path = expectations_dir / f"{frame.name}.json"
+    for frame in ALL_FRAMES:
+        path = expectations_dir / "expectations" / f"{frame.name}.json"
         try:
             suite = json.loads(path.read_text())
         except (OSError, ValueError) as error:
@@ -434,19 +242,59 @@ def parse_as_of(text: str | None) -> datetime:
     return moment
 
 
-def _missing_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    present = {
-        f"{schema}.{name}"
-        for schema, name in con.execute(
-            "select table_schema, table_name from information_schema.tables"
-        ).fetchall()
-    }
-    needed = dict.fromkeys(table for frame in FRAMES for table in frame.tables)
-    return [table for table in needed if table not in present]
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
-def read_frames(database: Path, as_of: datetime) -> dict[str, pd.DataFrame]:
-    """Run every frame's query on the warehouse (read-only)."""
+def find_check_tables(
+    con: duckdb.DuckDBPyConnection, schema: str | None = None
+) -> dict[str, str]:
+    """Each check model's table as ``"schema"."name"``, wherever dbt built it.
+
+    The check models' schema follows ``generate_schema_name`` (the project's
+    ``intermediate``, or a consumer project's own): they are looked up by name,
+    in ``schema`` when given, and must be found exactly once.
+    """
+    rows = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_name like 'check\\_%' escape '\\'"
+    ).fetchall()
+    found: dict[str, list[str]] = {}
+    for table_schema, table_name in rows:
+        if schema is None or table_schema == schema:
+            found.setdefault(table_name, []).append(table_schema)
+    tables, missing = {}, []
+    for table in dict.fromkeys(frame.table for frame in FRAMES):
+        schemas = sorted(found.get(table, []))
+        if not schemas:
+            missing.append(table)
+        elif len(schemas) > 1:
+            raise ConfigError(
+                f"check table {table} is in several schemas ({', '.join(schemas)}): "
+                "drop the stale one or pass --checks-schema"
+            )
+        else:
+            tables[table] = f"{_quote(schemas[0])}.{_quote(table)}"
+    if missing:
+        where = f" in schema {schema}" if schema else ""
+        raise ConfigError(
+            f"has no table {', '.join(missing)}{where} (the dbt models of "
+            "models/intermediate/checks): run `make build` (or `make run` for the "
+            "demo) first"
+        )
+    return tables
+
+
+def _read(con: duckdb.DuckDBPyConnection, sql: str, **params: Any) -> pd.DataFrame:
+    return con.execute(sql, params or None).df()
+
+
+def read_frames(
+    database: Path, as_of: datetime, checks_schema: str | None = None
+) -> dict[str, pd.DataFrame]:
+    """Every frame from the warehouse (read-only): the check tables, with the
+    hours from each running experiment's latest event to ``as_of``, and an
+    empty extract (columns only) of each raw table the checks name."""
     if not database.exists():
         raise ConfigError(
             f"no warehouse at {database}: run `make run` (demo data) or "
@@ -457,23 +305,39 @@ def read_frames(database: Path, as_of: datetime) -> dict[str, pd.DataFrame]:
     except duckdb.Error as error:
         raise ConfigError(f"cannot open warehouse {database}: {error}") from error
     with con:
-        missing = _missing_tables(con)
-        if missing:
-            step = (
-                "`make load DATA=<dir>` then `make build`"
-                if any(table.startswith("raw.") for table in missing)
-                else "`make build`"
-            )
-            raise ConfigError(
-                f"warehouse {database} has no table {', '.join(missing)}: "
-                f"run {step} (or `make run` for the demo) first"
-            )
-        return {
-            frame.name: con.execute(
-                frame.sql, {"as_of": as_of} if "$as_of" in frame.sql else None
-            ).df()
-            for frame in FRAMES
-        }
+        try:
+            tables = find_check_tables(con, checks_schema)
+        except ConfigError as error:
+            raise ConfigError(f"warehouse {database} {error}") from None
+        frames = {}
+        for frame in FRAMES:
+            sql = f"select * from {tables[frame.table]} order by {SUBJECT}"
+            if frame.name == "experiment_health":
+                sql = (
+                    "select *, (epoch(cast($as_of as timestamp))"
+                    " - epoch(last_event_at)) / 3600.0 as hours_since_last_event"
+                    f" from ({sql})"
+                )
+                frames[frame.name] = _read(con, sql, as_of=as_of)
+            else:
+                frames[frame.name] = _read(con, sql)
+        for frame in SOURCE_FRAMES:
+            (subject,) = frames[FRAMES_BY_TABLE[frame.table]][SUBJECT]
+            schema, _, name = subject.partition(".")
+            try:
+                columns = _read(
+                    con, f"select * from {_quote(schema)}.{_quote(name)} limit 0"
+                )
+            except duckdb.Error as error:
+                raise ConfigError(
+                    f"warehouse {database}: cannot read raw table {subject} "
+                    f"(named by {frame.table}): {error}"
+                ) from None
+            frames[frame.name] = columns.assign(**{SUBJECT: pd.Series(dtype="str")})
+        return frames
+
+
+FRAMES_BY_TABLE = {frame.table: frame.name for frame in FRAMES}
 
 
 def _prepare_docs_dir(docs_dir: Path) -> None:
@@ -488,14 +352,18 @@ def _prepare_docs_dir(docs_dir: Path) -> None:
 
 def run_suites(
     frames: Mapping[str, pd.DataFrame],
-    suites: Mapping[str, dict],
+    expectations_dir: Path,
     thresholds: Mapping[str, float],
     docs_dir: Path,
     run_name: str,
 ) -> dict[str, Any]:
-    """Validate each frame with its suite through GX and build the data docs.
+    """Run the saved checkpoint on the frames and build the data docs.
 
-    Returns the GX ``ExpectationSuiteValidationResult`` of each suite.
+    The context in ``expectations_dir`` is copied to a scratch folder (GX
+    writes its validation results beside its configuration), the frames are
+    written there as Parquet files for the datasource ``gate_tables``, and the
+    data docs site is pointed at ``docs_dir``. Returns the GX
+    ``ExpectationSuiteValidationResult`` of each suite.
     """
     with warnings.catch_warnings():
         # GX imports pyspark when it is installed (the optional Spark extras),
@@ -506,47 +374,47 @@ def run_suites(
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    # The ephemeral context comes with a docs site in a fresh temp directory,
-    # which build_data_docs would fill on every run: replace it by ours.
-    for site_name in list(context.list_data_docs_sites()):
-        context.delete_data_docs_site(site_name)
     _prepare_docs_dir(docs_dir)
-    context.add_data_docs_site(
-        SITE_NAME,
-        {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(docs_dir.resolve()),
-            },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        },
-    )
-    datasource = context.data_sources.add_pandas("warehouse")
-    run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
-    results = {}
-    for frame in FRAMES:
-        batch_definition = datasource.add_dataframe_asset(
-            name=frame.name
-        ).add_batch_definition_whole_dataframe("whole frame")
-        suite = context.suites.add(gx.ExpectationSuite(**suites[frame.name]))
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=frame.name, data=batch_definition, suite=suite)
+    with tempfile.TemporaryDirectory(prefix="xp-gates-") as scratch:
+        root = Path(scratch) / "context"
+        shutil.copytree(
+            expectations_dir, root, ignore=shutil.ignore_patterns("uncommitted")
         )
-        results[frame.name] = definition.run(
-            batch_parameters={"dataframe": frames[frame.name]},
+        batches = Path(scratch) / "batches"
+        batches.mkdir()
+        for name, data in frames.items():
+            data.to_parquet(batches / f"{name}.parquet", index=False)
+        try:
+            context = gx.get_context(mode="file", context_root_dir=str(root))
+            checkpoint = context.checkpoints.get(CHECKPOINT)
+            datasource = context.data_sources.get(DATASOURCE)
+        except Exception as error:  # GX raises many kinds; all mean a bad context
+            raise ConfigError(
+                f"cannot load the Great Expectations context in {expectations_dir} "
+                f"(checkpoint {CHECKPOINT}, datasource {DATASOURCE}): {error}"
+            ) from error
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        # In memory only: the saved context keeps its relative placeholders.
+        datasource.base_directory = batches
+        for asset in datasource.assets:
+            datasource._build_data_connector(asset)
+        site = context.variables.config.data_docs_sites[SITE_NAME]
+        site["store_backend"]["base_directory"] = str(docs_dir.resolve())
+        names = [definition.name for definition in checkpoint.validation_definitions]
+        if sorted(names) != sorted(frames):
+            raise ConfigError(
+                f"checkpoint {CHECKPOINT} in {expectations_dir} validates "
+                f"{sorted(names)}, the gates extract {sorted(frames)}: add or remove "
+                "the validation definitions to match"
+            )
+        result = checkpoint.run(
             expectation_parameters=dict(thresholds),
-            result_format={
-                "result_format": "COMPLETE",
-                "unexpected_index_column_names": list(frame.id_columns),
-            },
-            run_id=run_id,
+            run_id=RunIdentifier(run_name=run_name, run_time=datetime.now(UTC)),
         )
-    context.build_data_docs(site_names=[SITE_NAME])
-    return results
+    return {
+        key.expectation_suite_identifier.name: value
+        for key, value in result.run_results.items()
+    }
 
 
 def _format(value: Any) -> str:
@@ -630,8 +498,37 @@ def _failure_message(
     return f"{subject}: {title} ({observed}{details}). {action}".strip()
 
 
+def _columns_line(
+    frame: Frame,
+    data: pd.DataFrame,
+    kwargs: Mapping[str, Any],
+    meta: Mapping,
+    result: Any,
+) -> CheckLine:
+    """The verdict of a table-columns expectation on a raw table's extract."""
+    subject, check = data.attrs["subject"], meta.get("check", "columns")
+    wanted = list(kwargs.get("column_set") or [])
+    present = [str(column) for column in data.columns if column != SUBJECT]
+    observed_by_gx = set(result.result.get("observed_value") or [])
+    missing = [column for column in wanted if column not in observed_by_gx]
+    rule = "has " + ", ".join(wanted)
+    observed = f"missing {', '.join(missing)}" if missing else "all present"
+    if result.success and not missing:
+        return CheckLine("PASS", frame.name, check, subject, observed, rule)
+    message = (
+        f"{subject}: {meta.get('title', 'missing columns')} (missing "
+        f"{', '.join(missing) or '?'}; has {', '.join(present) or 'no column'}). "
+        f"{meta.get('action', '')}"
+    ).strip()
+    return CheckLine("FAIL", frame.name, check, subject, observed, rule, message)
+
+
 def evaluate(frame: Frame, data: pd.DataFrame, suite_result: Any) -> list[CheckLine]:
-    """One line per expectation and subject in its scope, from GX's verdicts."""
+    """One line per expectation and subject in its scope, from GX's verdicts.
+
+    An expectation with no row in its scope (e.g. no running experiment) is
+    one SKIP line: nothing was judged.
+    """
     lines = []
     for result in suite_result.results:
         config = result.expectation_config
@@ -642,6 +539,9 @@ def evaluate(frame: Frame, data: pd.DataFrame, suite_result: Any) -> list[CheckL
                 f"suite {frame.name}, check {check}: GX could not evaluate "
                 f"{kind}: {result.exception_info.get('exception_message')}"
             )
+        if kind == "expect_table_columns_to_match_set":
+            lines.append(_columns_line(frame, data, kwargs, meta, result))
+            continue
         column, rule = kwargs.get("column"), _rule(kind, kwargs)
         if column not in data.columns:
             raise ConfigError(
@@ -649,13 +549,12 @@ def evaluate(frame: Frame, data: pd.DataFrame, suite_result: Any) -> list[CheckL
                 f"columns of the frame are supported ({kind}, column {column!r})"
             )
         failing = {
-            tuple(str(row[c]) for c in frame.id_columns)
+            str(row[SUBJECT])
             for row in result.result.get("unexpected_index_list") or []
         }
         found = []
         for row in _in_scope(data, kwargs).to_dict("records"):
-            key = tuple(str(row[c]) for c in frame.id_columns)
-            subject = " / ".join(key)
+            subject = key = str(row[SUBJECT])
             observed = f"{column} = {_format(row[column])}"
             if key in failing:
                 message = _failure_message(subject, kind, kwargs, meta, row)
@@ -674,7 +573,7 @@ def evaluate(frame: Frame, data: pd.DataFrame, suite_result: Any) -> list[CheckL
             found.append(line)
         if not found:
             found.append(
-                CheckLine("PASS", frame.name, check, "-", "no rows in scope", rule)
+                CheckLine("SKIP", frame.name, check, "-", "no rows in scope", rule)
             )
         if not result.success and not any(line.status == "FAIL" for line in found):
             found.append(
@@ -700,7 +599,7 @@ def write_summary_page(docs_dir: Path, lines: Sequence[CheckLine], header: str) 
     offline and links to GX's per-suite validation pages.
     """
     links = []
-    for frame in FRAMES:
+    for frame in ALL_FRAMES:
         pages = sorted((docs_dir / "validations" / frame.name).rglob("*.html"))
         if pages:
             target = pages[-1].relative_to(docs_dir).as_posix()
@@ -744,21 +643,30 @@ def validate(
     as_of: datetime,
     expectations_dir: Path = EXPECTATIONS_DIR,
     environ: Mapping[str, str] | None = None,
+    checks_schema: str | None = None,
 ) -> list[CheckLine]:
     """Run every gate; raise ConfigError when they cannot run."""
     thresholds = load_thresholds(expectations_dir, environ)
-    suites = load_suites(expectations_dir, thresholds)
-    frames = read_frames(database, as_of)
+    load_suites(expectations_dir, thresholds)
+    frames = read_frames(database, as_of, checks_schema)
     results = run_suites(
-        frames, suites, thresholds, docs_dir, f"as_of_{as_of:%Y%m%dT%H%M%S}"
+        frames,
+        expectations_dir,
+        thresholds,
+        docs_dir,
+        f"as_of_{as_of:%Y%m%dT%H%M%S}",
     )
     lines = []
-    for frame in FRAMES:
-        lines += evaluate(frame, frames[frame.name], results[frame.name])
+    for frame in ALL_FRAMES:
+        data = frames[frame.name]
+        if frame in SOURCE_FRAMES:
+            (subject,) = frames[FRAMES_BY_TABLE[frame.table]][SUBJECT]
+            data.attrs["subject"] = subject
+        lines += evaluate(frame, data, results[frame.name])
     header = (
         f"Warehouse {database}, as of {as_of:%Y-%m-%d %H:%M:%S} UTC; thresholds "
         + ", ".join(f"{name} = {_format(value)}" for name, value in thresholds.items())
-        + f" (from {expectations_dir / 'config.json'} and env overrides)"
+        + " (from expectations/config.json and env overrides)"
     )
     write_summary_page(docs_dir, lines, header)
     return lines
@@ -792,7 +700,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--expectations-dir",
         type=Path,
         default=EXPECTATIONS_DIR,
-        help=f"suites and config.json (default: {EXPECTATIONS_DIR})",
+        help="the Great Expectations context: great_expectations.yml, suites, "
+        f"checkpoint and config.json (default: {EXPECTATIONS_DIR})",
+    )
+    parser.add_argument(
+        "--checks-schema",
+        default=None,
+        help="schema of the check tables (default: found by name in any schema)",
     )
     args = parser.parse_args(argv)
     try:
@@ -801,7 +715,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"==> Data gates on {args.database} as of {as_of:%Y-%m-%d %H:%M:%S} UTC",
             flush=True,
         )
-        lines = validate(args.database, args.docs_dir, as_of, args.expectations_dir)
+        lines = validate(
+            args.database,
+            args.docs_dir,
+            as_of,
+            args.expectations_dir,
+            checks_schema=args.checks_schema,
+        )
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

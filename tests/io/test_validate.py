@@ -28,79 +28,92 @@ ENV_THRESHOLDS = (
     "XP_MIN_SRM_P_VALUE",
 )
 
-# E1 is running (fresh events an hour before AS_OF), E2 completed (events from
-# September), E3 planned (no units, no events). u1-u4 are in E1, u5-u8 in E2.
+# E1 is running (fresh events an hour before AS_OF), E2 completed, E3 planned
+# (no units, no events). The check tables are what the dbt models of
+# models/intermediate/checks build (their SQL is tested by dbt unit tests and
+# by the demo warehouse below); the raw tables carry the contract columns.
 UNITS = [f"u{i}" for i in range(1, 9)]
 TABLES = {
-    "registry.experiments": {
-        "experiment_id": ["E1", "E2", "E3"],
-        "status": ["running", "completed", "planned"],
+    "intermediate.check_raw_exposures": {
+        "subject": ["raw.exposures"],
+        "quarantine_relation": ["quarantine.quarantine_exposures"],
+        "raw_rows": [8],
+        "quarantined_rows": [0],
+        "quarantine_share": [0.0],
+        "usable_rows": [8],
+        "usable_rows_without_experiment_id": [0],
+        "usable_rows_without_unit_id": [0],
+        "usable_rows_without_variant": [0],
+        "usable_rows_without_exposed_at": [0],
     },
-    "registry.metrics": {
-        "metric_id": ["clicks", "orders", "revenue", "aov", "views"],
-        "event_name": ["click", "order", "order", None, "view"],
-        "aggregation": ["count", "count", "sum", "ratio", "count"],
-        "numerator_metric_id": [None, None, None, "revenue", None],
-        "denominator_metric_id": [None, None, None, "orders", None],
+    "intermediate.check_raw_events": {
+        "subject": ["raw.events"],
+        "quarantine_relation": ["quarantine.quarantine_events"],
+        "raw_rows": [12],
+        "quarantined_rows": [0],
+        "quarantine_share": [0.0],
+        "usable_rows": [12],
+        "usable_rows_without_unit_id": [0],
+        "usable_rows_without_event_name": [0],
+        "usable_rows_without_event_at": [0],
     },
-    "registry.experiment_metrics": {
-        "experiment_id": ["E1", "E1", "E2", "E3"],
-        "metric_id": ["clicks", "aov", "clicks", "views"],
+    "intermediate.check_raw_units": {
+        "subject": ["raw.units"],
+        "quarantine_relation": ["quarantine.quarantine_units"],
+        "raw_rows": [8],
+        "quarantined_rows": [0],
+        "quarantine_share": [0.0],
     },
-    "intermediate.int_assignments_resolved": {
-        "experiment_id": ["E1"] * 4 + ["E2"] * 4,
-        "unit_id": UNITS,
-    },
-    "intermediate.int_exposures_classified": {
-        "experiment_id": ["E1"] * 4 + ["E2"] * 4,
-        "unit_id": UNITS,
-        "variant": ["a", "b"] * 4,
-        "exposed_at": pd.to_datetime(
-            ["2024-10-20 09:00"] * 4 + ["2024-09-01 09:00"] * 4
-        ),
-        "reason_code": pd.Series([None] * 8, dtype="string"),
-    },
-    "intermediate.int_events_classified": {
-        "unit_id": UNITS[:4] * 2 + UNITS[4:],
-        "event_name": ["click"] * 4 + ["order"] * 4 + ["click"] * 4,
-        "event_at": pd.to_datetime(
-            ["2024-11-01 10:00"] * 4
-            + ["2024-11-01 11:00"] * 4
-            + ["2024-09-10 09:00"] * 4
-        ),
-        "reason_code": pd.Series([None] * 12, dtype="string"),
-    },
-    "raw.units": {"unit_id": UNITS},
-    "quarantine.quarantine_units": {"unit_id": [], "reason_code": []},
-    "marts.assignment_balance": {
-        "experiment_id": ["E1", "E1", "E2", "E2", "E3", "E3"],
-        "variant": ["a", "b"] * 3,
-        "status": ["running"] * 2 + ["completed"] * 2 + ["planned"] * 2,
-        "units": [2, 2, 2, 2, 0, 0],
-        "srm_p_value": [1.0, 1.0, 1.0, 1.0, None, None],
-        "srm_error_message": [None] * 4 + ["no units assigned: no SRM test"] * 2,
-    },
-    "marts.experiment_health": {
+    "intermediate.check_experiment_health": {
+        "subject": ["E1", "E2", "E3"],
         "experiment_id": ["E1", "E2", "E3"],
         "status": ["running", "completed", "planned"],
         "units_exposed": [4, 4, 0],
         "multi_variant_units": [0, 0, 0],
         "multi_variant_share": [0.0, 0.0, None],
         "exposure_rows_quarantined": [0, 0, 0],
+        "last_event_at": pd.to_datetime(["2024-11-01 11:00", None, None]),
+        "health_relation": ["marts.experiment_health"] * 3,
+        "quarantine_relation": ["quarantine.quarantine_exposures"] * 3,
+        "quarantine_events_relation": ["quarantine.quarantine_events"] * 3,
     },
+    "intermediate.check_assignment_balance": {
+        "subject": ["E1", "E2", "E3"],
+        "experiment_id": ["E1", "E2", "E3"],
+        "status": ["running", "completed", "planned"],
+        "units": [4, 4, 0],
+        "srm_p_value": [1.0, 1.0, None],
+        "srm_error_message": [None, None, "no units assigned: no SRM test"],
+        "balance_relation": ["marts.assignment_balance"] * 3,
+    },
+    "intermediate.check_experiment_metrics": {
+        "subject": ["E1 / clicks", "E1 / aov", "E2 / clicks", "E3 / views"],
+        "experiment_id": ["E1", "E1", "E2", "E3"],
+        "metric_id": ["clicks", "aov", "clicks", "views"],
+        "status": ["running", "running", "completed", "planned"],
+        "aggregation": ["count", "ratio", "count", "count"],
+        "event_names": ["click", "order", "click", "view"],
+        "analysed_units": [4, 4, 4, 0],
+        "metric_sum": [4.0, 40.0, 4.0, 0.0],
+        "denominator_sum": [None, 4.0, None, None],
+        "parts_without_values": [0, 0, 0, 1],
+        "arm_metrics_relation": ["marts.arm_metrics"] * 4,
+        "quarantine_events_relation": ["quarantine.quarantine_events"] * 4,
+    },
+    "raw.exposures": {
+        "experiment_id": ["E1"] * 4 + ["E2"] * 4,
+        "unit_id": UNITS,
+        "variant": ["a", "b"] * 4,
+        "exposed_at": pd.to_datetime(["2024-10-20 09:00"] * 8),
+    },
+    "raw.events": {
+        "unit_id": UNITS + UNITS[:4],
+        "event_name": ["click"] * 12,
+        "event_at": pd.to_datetime(["2024-11-01 11:00"] * 12),
+        "value": [None] * 12,
+    },
+    "raw.units": {"unit_id": UNITS},
 }
-# Raw tables are every classified row; quarantine tables the unusable ones.
-DERIVED = """
-create table raw.exposures as
-    select experiment_id, unit_id, variant, exposed_at
-    from intermediate.int_exposures_classified;
-create table quarantine.quarantine_exposures as
-    select * from intermediate.int_exposures_classified where reason_code is not null;
-create table raw.events as
-    select unit_id, event_name, event_at from intermediate.int_events_classified;
-create table quarantine.quarantine_events as
-    select * from intermediate.int_events_classified where reason_code is not null;
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -109,22 +122,18 @@ def _no_threshold_overrides(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def build_warehouse(path: Path, *statements: str) -> Path:
-    """The healthy warehouse above, then `statements` run on the tables built
-    from TABLES (before the raw and quarantine tables are derived)."""
+def build_warehouse(
+    path: Path, *statements: str, tables: dict[str, dict] | None = None
+) -> Path:
+    """The healthy warehouse above (or `tables`), then `statements`."""
     with duckdb.connect(str(path)) as con:
-        for schema in ("registry", "intermediate", "raw", "quarantine", "marts"):
-            con.execute(f"create schema {schema}")
-        for name, columns in TABLES.items():
-            frame = pd.DataFrame(columns)
-            if frame.empty:
-                frame = frame.astype("string")
-            con.register("frame", frame)
+        for name, columns in (tables or TABLES).items():
+            con.execute(f"create schema if not exists {name.split('.')[0]}")
+            con.register("frame", pd.DataFrame(columns))
             con.execute(f"create table {name} as select * from frame")
             con.unregister("frame")
         for statement in statements:
             con.execute(statement)
-        con.execute(DERIVED)
     return path
 
 
@@ -160,7 +169,7 @@ def test_validate_passes_on_healthy_warehouse(tmp_path, capsys):
 def test_validate_srm_fails_naming_experiment_and_data_docs_show_it(tmp_path, capsys):
     database = build_warehouse(
         tmp_path / "w.duckdb",
-        "update marts.assignment_balance set srm_p_value = 2.1e-9 "
+        "update intermediate.check_assignment_balance set srm_p_value = 2.1e-9 "
         "where experiment_id = 'E1'",
     )
     code, out, err = validate(capsys, database, tmp_path / "docs")
@@ -175,7 +184,7 @@ def test_validate_srm_fails_naming_experiment_and_data_docs_show_it(tmp_path, ca
     text = page_text(page)
     assert "Status: Failed" in text
     assert "values must be greater than or equal to 0.001" in text
-    assert re.search(r"experiment_id 2.1e-09 1 E1 ", text), text
+    assert re.search(r"subject 2.1e-09 1 E1 ", text), text
     summary = (tmp_path / "docs" / "gates.html").read_text()
     assert "1 failed check(s)" in summary
     assert "E1: sample ratio mismatch" in summary
@@ -203,10 +212,12 @@ def test_validate_running_experiment_without_exposures_fails_completeness(
 ):
     database = build_warehouse(
         tmp_path / "w.duckdb",
-        "insert into registry.experiments values ('E4', 'running')",
-        "insert into marts.experiment_health values ('E4', 'running', 0, 0, null, 3)",
-        "insert into marts.assignment_balance values "
-        "('E4', 'a', 'running', 0, null, 'no units assigned: no SRM test')",
+        "insert into intermediate.check_experiment_health values ('E4', 'E4', "
+        "'running', 0, 0, null, 3, null, 'marts.experiment_health', "
+        "'quarantine.quarantine_exposures', 'quarantine.quarantine_events')",
+        "insert into intermediate.check_assignment_balance values ('E4', 'E4', "
+        "'running', 0, null, 'no units assigned: no SRM test', "
+        "'marts.assignment_balance')",
     )
     code, out, err = validate(capsys, database, tmp_path)
     assert code == 1
@@ -224,34 +235,36 @@ def test_validate_running_experiment_without_exposures_fails_completeness(
 
 
 @pytest.mark.parametrize(
-    ("metric_id", "event_names"),
-    [("views", "view"), ("ratio_of_views", "click, view")],
+    ("metric_id", "event_names", "parts"),
+    [("views", "view", 1), ("ratio_of_views", "click, view", 2)],
 )
-def test_validate_registered_metric_without_events_fails(
-    tmp_path, capsys, metric_id, event_names
+def test_validate_registered_metric_without_values_fails(
+    tmp_path, capsys, metric_id, event_names, parts
 ):
     database = build_warehouse(
         tmp_path / "w.duckdb",
-        "insert into registry.metrics values "
-        "('ratio_of_views', null, 'ratio', 'views', 'clicks')",
-        f"insert into registry.experiment_metrics values ('E1', '{metric_id}')",
+        "insert into intermediate.check_experiment_metrics values "
+        f"('E1 / {metric_id}', 'E1', '{metric_id}', 'running', 'count', "
+        f"'{event_names}', 4, 0, null, {parts}, 'marts.arm_metrics', "
+        "'quarantine.quarantine_events')",
     )
     code, out, err = validate(capsys, database, tmp_path)
     assert code == 1
     assert failures(err) == [
-        f"E1 / {metric_id}: registered metric without usable events "
-        f"(usable_events = 0 < 1; event_names = {event_names}). Check that "
-        f"{event_names} events are logged for the units of E1 and not quarantined "
-        "(see quarantine.quarantine_events), or fix the metric's event_name in "
-        "seeds/metrics.csv."
+        f"E1 / {metric_id}: registered metric without values in its analysis "
+        f"window (parts_without_values = {parts} > 0; event_names = {event_names}; "
+        f"analysed_units = 4). Check that {event_names} events are logged for the "
+        "units of E1 inside their analysis window and not quarantined (see "
+        "quarantine.quarantine_events), or fix the metric's event_name in the "
+        "registry (seeds/metrics.csv)."
     ]
-    assert re.search(r"PASS  metric_events +E1 / aov +usable_events = 4 ", out)
+    assert re.search(r"PASS  metric_events +E1 / aov +parts_without_values = 0 ", out)
 
 
 def test_validate_multi_variant_share_of_two_percent_fails(tmp_path, capsys):
     database = build_warehouse(
         tmp_path / "w.duckdb",
-        "update marts.experiment_health set units_exposed = 100, "
+        "update intermediate.check_experiment_health set units_exposed = 100, "
         "multi_variant_units = 2, multi_variant_share = 0.02 "
         "where experiment_id = 'E2'",
     )
@@ -267,8 +280,8 @@ def test_validate_multi_variant_share_of_two_percent_fails(tmp_path, capsys):
 
 
 QUARANTINED_EVENT = (
-    "insert into intermediate.int_events_classified values "
-    "('u1', 'click', null, 'invalid_timestamp')"
+    "update intermediate.check_raw_events set raw_rows = 13, quarantined_rows = 1, "
+    "quarantine_share = 1 / 13"
 )
 
 
@@ -290,8 +303,7 @@ def test_validate_quarantine_share_above_threshold_fails(tmp_path, capsys):
 def test_validate_usable_row_without_key_fails(tmp_path, capsys):
     database = build_warehouse(
         tmp_path / "w.duckdb",
-        "update intermediate.int_events_classified set unit_id = ' ' "
-        "where unit_id = 'u5'",
+        "update intermediate.check_raw_events set usable_rows_without_unit_id = 1",
     )
     code, _, err = validate(capsys, database, tmp_path)
     assert code == 1
@@ -308,14 +320,15 @@ def test_validate_usable_row_without_key_fails(tmp_path, capsys):
         (None, "2024-11-05 10:00:00", "XP_FRESHNESS_HOURS", "100", "<= 100"),
         (QUARANTINED_EVENT, AS_OF, "XP_MAX_QUARANTINE_SHARE", "0.1", "<= 0.1"),
         (
-            "update marts.experiment_health set multi_variant_share = 0.02",
+            "update intermediate.check_experiment_health "
+            "set multi_variant_share = 0.02",
             AS_OF,
             "XP_MAX_MULTI_VARIANT_SHARE",
             "0.05",
             "< 0.05",
         ),
         (
-            "update marts.assignment_balance set srm_p_value = 0.0005",
+            "update intermediate.check_assignment_balance set srm_p_value = 0.0005",
             AS_OF,
             "XP_MIN_SRM_P_VALUE",
             "0.0001",
@@ -350,11 +363,12 @@ def test_validate_missing_warehouse_exits_2_with_hint(tmp_path, capsys):
 
 def test_validate_missing_table_exits_2_naming_it(tmp_path, capsys):
     database = build_warehouse(
-        tmp_path / "w.duckdb", "drop table marts.assignment_balance"
+        tmp_path / "w.duckdb", "drop table intermediate.check_assignment_balance"
     )
     code, _, err = validate(capsys, database, tmp_path)
     assert code == 2
-    assert "has no table marts.assignment_balance: run `make build`" in err
+    assert "has no table check_assignment_balance (the dbt models of" in err
+    assert "run `make build`" in err
 
 
 @pytest.mark.warehouse
@@ -399,4 +413,87 @@ def test_validate_demo_warehouse_passes_then_fails_on_injected_srm(
         message,
     )
     (page,) = (tmp_path / "bad" / "validations" / "assignment_balance").rglob("*.html")
-    assert re.search(r"experiment_id \S+ 1 E005 ", page_text(page))
+    assert re.search(r"subject \S+ 1 E005 ", page_text(page))
+
+
+def test_validate_raw_table_without_a_contract_column_fails(tmp_path, capsys):
+    database = build_warehouse(
+        tmp_path / "w.duckdb", "alter table raw.exposures drop column variant"
+    )
+    code, out, err = validate(capsys, database, tmp_path)
+    assert code == 1
+    (message,) = failures(err)
+    assert message.startswith(
+        "raw.exposures: raw exposures table without its contract columns "
+        "(missing variant; has experiment_id, unit_id, exposed_at). Load the "
+        "exposures with `make load DATA=<dir>`"
+    )
+    assert re.search(r"PASS  columns +raw.events +all present", out)
+
+
+def test_validate_check_without_rows_in_scope_is_skipped(tmp_path, capsys):
+    database = build_warehouse(
+        tmp_path / "w.duckdb",
+        "update intermediate.check_experiment_health set status = 'completed' "
+        "where status = 'running'",
+    )
+    code, out, err = validate(capsys, database, tmp_path)
+    assert code == 0, out + err
+    assert re.search(r"SKIP  exposures +- +no rows in scope", out)
+    assert not re.search(r"PASS .*no rows in scope", out)
+
+
+def test_validate_follows_the_relations_the_build_used(tmp_path, capsys):
+    # A consumer project: raw tables in schema landing, checks in its own schema.
+    tables = {
+        name.replace("intermediate.", "analytics_checks.").replace(
+            "raw.", "landing.xp_"
+        ): columns
+        for name, columns in TABLES.items()
+    }
+    for name in ("exposures", "events", "units"):
+        tables[f"analytics_checks.check_raw_{name}"] = {
+            **tables[f"analytics_checks.check_raw_{name}"],
+            "subject": [f"landing.xp_{name}"],
+            "quarantine_relation": [f"analytics_quarantine.quarantine_{name}"],
+        }
+    database = build_warehouse(
+        tmp_path / "w.duckdb",
+        "update analytics_checks.check_raw_events set raw_rows = 13, "
+        "quarantined_rows = 1, quarantine_share = 1 / 13",
+        tables=tables,
+    )
+    code, out, err = validate(capsys, database, tmp_path)
+    assert code == 1
+    (message,) = failures(err)
+    assert message.startswith(
+        "landing.xp_events: too many rows quarantined (quarantine_share = 0.0769 "
+        "> 0.05; quarantined_rows = 1; raw_rows = 13). See "
+        "analytics_quarantine.quarantine_events (reason_code, reason)"
+    )
+    assert re.search(r"PASS  columns +landing.xp_units +all present", out)
+
+
+def test_validate_check_tables_in_two_schemas_need_checks_schema(tmp_path, capsys):
+    database = build_warehouse(
+        tmp_path / "w.duckdb",
+        "create schema old",
+        "create table old.check_raw_units as "
+        "select * from intermediate.check_raw_units",
+    )
+    code, _, err = validate(capsys, database, tmp_path)
+    assert code == 2
+    assert "check_raw_units is in several schemas (intermediate, old)" in err
+    code = main(
+        [
+            "--database",
+            str(database),
+            "--docs-dir",
+            str(tmp_path / "docs"),
+            "--as-of",
+            AS_OF,
+            "--checks-schema",
+            "intermediate",
+        ]
+    )
+    assert code == 0, capsys.readouterr()

@@ -2,7 +2,7 @@ with
 
 experiment_metrics as (
 
-    select * from {{ ref('experiment_metrics') }}
+    select * from {{ experimentation.registry_relation('experiment_metrics') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 experiment_variants as (
 
-    select * from {{ ref('experiment_variants') }}
+    select * from {{ experimentation.registry_relation('experiment_variants') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 experiments as (
 
-    select * from {{ ref('experiments') }}
+    select * from {{ experimentation.registry_relation('experiments') }}
 
 ),
 

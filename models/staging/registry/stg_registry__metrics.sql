@@ -2,7 +2,7 @@ with
 
 metrics as (
 
-    select * from {{ ref('metrics') }}
+    select * from {{ experimentation.registry_relation('metrics') }}
 
 ),
 

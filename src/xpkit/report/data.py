@@ -127,13 +127,21 @@ def read_warehouse(con: duckdb.DuckDBPyConnection) -> WarehouseData:
     data = WarehouseData()
     for name, candidates in RELATIONS.items():
         data.tables[name] = None
-        for schema, table in candidates:
-            if (schema, table) in present:
-                data.tables[name] = _fetch(
-                    con, f"select * from {_quote(schema)}.{_quote(table)}"
-                )
-                data.sources[name] = f"{schema}.{table}"
-                break
+        found = next((c for c in candidates if c in present), None)
+        if found is None:
+            # Built into other schemas (a project that installs this one as a
+            # dbt package decides them): the table in the one schema holding it.
+            for _, table in candidates:
+                schemas = sorted(s for s, t in present if t == table)
+                if len(schemas) == 1:
+                    found = (schemas[0], table)
+                    break
+        if found is not None:
+            schema, table = found
+            data.tables[name] = _fetch(
+                con, f"select * from {_quote(schema)}.{_quote(table)}"
+            )
+            data.sources[name] = f"{schema}.{table}"
     return data
 
 

@@ -73,6 +73,18 @@ _VARS = (
     Var("raw_events_table", "str", "events", "The raw events table."),
     Var("raw_units_table", "str", "units", "The raw units table (optional)."),
     Var(
+        "registry_relations",
+        "yaml",
+        {},
+        "As a dbt package: the consumer's seed or model for each registry table.",
+    ),
+    Var(
+        "registry_seeds_enabled",
+        "yaml",
+        True,
+        "Build the project's own registry seeds (false in a consumer project).",
+    ),
+    Var(
         "multiple_testing_correction",
         "str",
         "holm",
@@ -168,6 +180,18 @@ _VARS = (
         "int",
         24,
         "Timestamps later than the build time plus this are quarantined.",
+    ),
+    Var(
+        "source_freshness_warn_after_hours",
+        "int",
+        24,
+        "dbt source freshness warns when the newest raw row is older than this.",
+    ),
+    Var(
+        "source_freshness_error_after_hours",
+        "int",
+        72,
+        "dbt source freshness fails when the newest raw row is older than this.",
     ),
     Var(
         "incremental_refresh",

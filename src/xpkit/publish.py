@@ -705,18 +705,25 @@ def run_report(paths: Paths) -> None:
             page.write_text(text.replace(before, after), encoding="utf-8")
 
 
-def stamp_manifest(paths: Paths, status: str, gates: str, published_at: str) -> None:
+def stamp_manifest(
+    paths: Paths, build_id: str, status: str, gates: str, published_at: str
+) -> None:
     """Append the build's status rows to marts.build_manifest (written last)."""
     con = _connect(paths.working)
     try:
         con.execute(
             "delete from marts.build_manifest where item_type = 'build' "
-            "and item_name in ('status', 'gates', 'published_at')"
+            "and item_name in ('build_id', 'status', 'gates', 'published_at')"
         )
         con.executemany(
             "insert into marts.build_manifest (item_type, item_name, value) "
             "values ('build', ?, ?)",
-            [["status", status], ["gates", gates], ["published_at", published_at]],
+            [
+                ["build_id", build_id],
+                ["status", status],
+                ["gates", gates],
+                ["published_at", published_at],
+            ],
         )
         con.execute("checkpoint")
     except duckdb.Error as error:
@@ -869,7 +876,7 @@ def stage_and_publish(paths: Paths, status: str, gates: str) -> str:
     everything into place (journaled). Returns the build id."""
     build_id = uuid.uuid4().hex[:12]
     published_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    stamp_manifest(paths, status, gates, published_at)
+    stamp_manifest(paths, build_id, status, gates, published_at)
     print(f"==> BI file (marts, suppressed, storage {BI_STORAGE_VERSION}) {paths.bi}")
     k = min_segment_units()
     for warning in write_bi_file(paths.working, paths.staged_bi, k, _bi_schemas()):
@@ -966,12 +973,14 @@ def command_load(paths: Paths, data_dir: Path) -> int:
 
 
 def command_build(paths: Paths, dbt_args: Sequence[str], force: bool) -> int:
+    _environment(paths)  # XP_AS_OF is checked before anything else
     ensure_working(paths, create=False)
     run_dbt(paths, dbt_args)
     return check_and_publish(paths, force)
 
 
 def command_publish(paths: Paths, force: bool) -> int:
+    _environment(paths)
     state = read_state(paths)
     if not paths.working.exists() or state.get("stage") not in (
         "built",
@@ -999,7 +1008,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     publish = commands.add_parser(
         "publish", help="gates, report, publish the build file"
     )
-    for sub in (load, build, publish):
+    recover_parser = commands.add_parser(
+        "recover", help="finish an interrupted publish, remove a killed build's files"
+    )
+    for sub in (load, build, publish, recover_parser):
         sub.add_argument(
             "--database",
             type=Path,
@@ -1025,6 +1037,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with writer_lock(paths, label[:200]):
             recover(paths)
+            if args.command == "recover":
+                return 0
             if args.command == "load":
                 return command_load(paths, args.data_dir)
             if args.command == "build":

@@ -335,10 +335,10 @@ def test_no_published_cell_reveals_fewer_units_than_the_threshold(site, tmp_path
             "from marts.arm_metrics_by_segment"
         ).fetchone()
         # Rows at or above the threshold keep their figures exactly.
-        con.execute(f"attach '{paths.published}' as full (read_only)")
+        con.execute(f"attach '{paths.published}' as whole (read_only)")
         (differences,) = con.execute(
             "select count(*) from marts.arm_metrics_by_segment b "
-            "join full.marts.arm_metrics_by_segment f using "
+            "join whole.marts.arm_metrics_by_segment f using "
             "(experiment_id, variant, metric_id, segment_dimension, segment_value) "
             "where b.n_units >= 500 and b.metric_sum is distinct from f.metric_sum"
         ).fetchone()

@@ -231,25 +231,28 @@ class Paths:
 
 def os_error_sentence(error: OSError, path: Path | str, doing: str) -> str:
     """One sentence for a file-system error: the file, the cause and the fix."""
-    path = error.filename or path
+    where = str(path)
+    if error.filename and str(error.filename) != where:
+        where = f"{where} ({error.filename})"
     code = error.errno
     if code in (errno.EACCES, errno.EPERM):
         return (
-            f"cannot {doing} {path}: permission denied; make it writable by this "
+            f"cannot {doing} {where}: permission denied; make it writable by this "
             "user (chmod/chown) or set DUCKDB_PATH to a folder you can write."
         )
     if code in (errno.ENOSPC, errno.EDQUOT):
         return (
-            f"cannot {doing} {path}: the disk is full; free space on that file "
-            "system (a build needs about twice the warehouse file) and run the "
-            "command again."
+            f"cannot {doing} {where}: the disk is full; free space on that file "
+            "system (a build needs about three times the warehouse file) and run "
+            "the command again."
         )
     if code == errno.EROFS:
         return (
-            f"cannot {doing} {path}: the file system is read-only; set "
+            f"cannot {doing} {where}: the file system is read-only; set "
             "DUCKDB_PATH (and REPORT_DIR) to a writable folder."
         )
-    return f"cannot {doing} {path}: {error.strerror or error}; check the path."
+    cause = (error.strerror or str(error)).lower()
+    return f"cannot {doing} {where}: {cause}; check the path (DUCKDB_PATH, REPORT_DIR)."
 
 
 def duckdb_error_sentence(error: duckdb.Error, path: Path, doing: str) -> str:
@@ -1035,6 +1038,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.of(args.database, args.report_dir, docs_dir)
     label = " ".join(["xpkit.publish", *(argv if argv is not None else sys.argv[1:])])
     try:
+        _environment(paths)  # XP_AS_OF is checked before anything is touched
+        lock_timeout()
         with writer_lock(paths, label[:200]):
             recover(paths)
             if args.command == "recover":

@@ -122,6 +122,11 @@ test-spark: spark-setup ## Build the demo on DuckDB and on Spark and prove the m
 	@echo "==> Spark parity test (JAVA_HOME=$$JAVA_HOME)"
 	@$(VENV)/bin/pytest -m spark
 
+# The BI file's checks alone (a DuckDB 1.4 client from PyPI, cached in target/,
+# reads every table; the suppression scan): part of test-python too.
+test-bi: setup ## The BI file: DuckDB 1.4 opens every table, no cell reveals a small group
+	@$(VENV)/bin/pytest tests/python/test_publish.py -k "bi_file or cell" -q
+
 # The README's main command end to end, into a scratch warehouse.
 test-smoke: setup
 	@$(MAKE) run DUCKDB_PATH=target/smoke/warehouse.duckdb DOCS_DIR=target/smoke/reports/data_docs \

@@ -273,6 +273,31 @@ print(json.dumps(out))
     assert seen["counts"] == expected and len(expected) >= 15
     assert storage.startswith(publish.BI_STORAGE_VERSION)
     assert "version number" in seen["full"]
+    # The README's snippet for BI users, verbatim, from the published folder.
+    snippet = _readme_bi_snippet()
+    assert 'duckdb.connect("warehouse.bi.duckdb", read_only=True)' in snippet
+    ran = subprocess.run(
+        [str(python), "-c", snippet],
+        cwd=paths.published.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    with duckdb.connect(str(paths.bi), read_only=True) as con:
+        ids = [
+            row[0]
+            for row in con.execute(
+                "select experiment_id from marts.experiment_portfolio"
+            ).fetchall()
+        ]
+    assert ids and all(experiment_id in ran.stdout for experiment_id in ids)
+
+
+def _readme_bi_snippet() -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## For BI users\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
 # ---------------------------------------------------------------- suppression

@@ -136,9 +136,7 @@ UNSUPPRESSED_TABLES = frozenset({"build_manifest"})
 EXTRA_BI_SCHEMAS = ("registry", "raw", "staging", "intermediate", "quarantine")
 NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "HUGEINT")
 
-_AS_OF_RE = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})(?:[ T](?P<time>\d{2}:\d{2}(?::\d{2})?))?$"
-)
+_AS_OF_CHARS = re.compile(r"\d{4}-\d{2}-\d{2}([ T][0-9:.+Z-]{2,20})?")
 
 
 class PublishError(Exception):
@@ -282,29 +280,29 @@ def duckdb_error_sentence(error: duckdb.Error, path: Path, doing: str) -> str:
 
 
 def parse_as_of(text: str) -> str:
-    """Normalise XP_AS_OF / --as-of to 'YYYY-MM-DD HH:MM:SS' or refuse it.
+    """Normalise XP_AS_OF to 'YYYY-MM-DD HH:MM:SS' in UTC, or refuse it.
 
-    Accepted: ``2024-11-01``, ``2024-11-01 12:00``, ``2024-11-01 12:00:00``
-    (a ``T`` may replace the space). Anything else stops the build before it
-    reaches SQL.
+    Accepted: ISO 8601 dates and times such as ``2024-11-01``,
+    ``2024-11-01 12:00``, ``2024-11-01T12:00:00`` or ``2024-11-01 14:00:00+02:00``
+    (an offset is converted to UTC; no offset means UTC), in whole seconds.
+    Anything else stops the build before it reaches SQL.
     """
     stripped = text.strip()
-    match = _AS_OF_RE.match(stripped)
     problem = None
-    if match is None:
-        problem = "it is not of the form YYYY-MM-DD HH:MM:SS"
+    if not _AS_OF_CHARS.fullmatch(stripped):
+        problem = "it is not a date and time such as 2024-11-01 12:00:00"
     else:
-        clock = match.group("time") or "00:00:00"
-        if len(clock) == 5:
-            clock += ":00"
         try:
-            value = datetime.strptime(
-                f"{match.group('date')} {clock}", "%Y-%m-%d %H:%M:%S"
-            )
+            moment = datetime.fromisoformat(stripped)
         except ValueError as error:
             problem = f"it is not a real date and time ({error})"
         else:
-            return value.strftime("%Y-%m-%d %H:%M:%S")
+            if moment.microsecond:
+                problem = "it has fractions of a second"
+            else:
+                if moment.tzinfo is not None:
+                    moment = moment.astimezone(UTC).replace(tzinfo=None)
+                return moment.strftime("%Y-%m-%d %H:%M:%S")
     raise PublishError(
         f"XP_AS_OF={text!r} is refused: {problem}; set it to a UTC time such as "
         "'2024-11-01 12:00:00', or leave it empty for the build time."

@@ -121,7 +121,12 @@ def _publish(database: Path, *args: str, **env: str) -> subprocess.CompletedProc
 
 @pytest.mark.parametrize(
     "as_of",
-    ["2024-11-01'; drop table raw.events; --", "2024-13-01 00:00:00", "yesterday"],
+    [
+        "2024-11-01'; drop table raw.events; --",
+        "2024-13-01 00:00:00",
+        "2024-11-01 12:00:00.5",
+        "yesterday",
+    ],
 )
 def test_a_bad_as_of_is_refused_before_anything_is_touched(tmp_path, as_of):
     database = tmp_path / "site" / "warehouse.duckdb"
@@ -138,6 +143,8 @@ def test_a_bad_as_of_is_refused_before_anything_is_touched(tmp_path, as_of):
         ("2024-11-01", "2024-11-01 00:00:00"),
         ("2024-11-01 12:00", "2024-11-01 12:00:00"),
         ("2024-11-01T12:00:05", "2024-11-01 12:00:05"),
+        ("2024-11-01 14:00:00+02:00", "2024-11-01 12:00:00"),
+        ("2024-11-01T12:00:00Z", "2024-11-01 12:00:00"),
     ],
 )
 def test_as_of_forms_are_normalised(text, expected):

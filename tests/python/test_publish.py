@@ -448,6 +448,27 @@ def test_kill_after_the_first_rename_is_rolled_forward(site):
     assert not paths.journal.exists() and not paths.staged_report.exists()
 
 
+def test_failed_gates_publish_nothing_unless_forced(site):
+    """A gate fails (an SRM threshold no experiment meets): nothing changes and
+    the message says how to publish anyway; FORCE publishes, and says so in
+    build_manifest."""
+    paths = site["paths"]
+    before = _snapshot(paths)
+    failed = _run(site, "publish", XP_MIN_SRM_P_VALUE="0.9999")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "the validation gates failed" in failed.stderr
+    assert "nothing was published" in failed.stderr
+    assert "make publish FORCE=1" in failed.stderr
+    assert _snapshot(paths) == before
+    forced = _run(site, "publish", "--force", XP_MIN_SRM_P_VALUE="0.9999")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    full, bi = _manifest(paths.published), _manifest(paths.bi)
+    assert full["gates"] == "failed" and "FORCE" in full["status"]
+    assert full["build_id"] == bi["build_id"] == _report_build_id(paths)
+    gates_page = (paths.report_dir / "data_docs" / "gates.html").read_text()
+    assert "FAIL" in gates_page
+
+
 def test_bad_var_stops_the_build_before_sql_and_publishes_nothing(site):
     """A var that would have been pasted into SQL (and dropped a table): dbt
     stops in its first step naming the var; raw.events is still there."""
@@ -492,7 +513,7 @@ def test_next_build_succeeds_while_a_reader_holds_the_file_and_a_writer_waits(si
     paths = site["paths"]
     stale = paths.report_dir / "experiments" / "E999_removed.html"
     stale.write_text("<html>an experiment removed from the registry</html>")
-    old = _assert_consistent(paths)
+    old = _manifest(paths.published)["build_id"]
     salt = "salt" + uuid.uuid4().hex
     reader = duckdb.connect(str(paths.published), read_only=True)
     try:

@@ -208,3 +208,48 @@ def test_load_through_publish_writes_the_build_file_only(tmp_path):
     with duckdb.connect(str(paths.working), read_only=True) as con:
         assert con.execute("select count(*) from raw.events").fetchone() == (1,)
     assert publish.read_state(paths)["stage"] == "loaded"
+
+
+def test_a_killed_salted_build_leaves_no_salt_after_the_next_start(tmp_path):
+    """dbt's compiled SQL of a salted build lives in the build folder; when the
+    build was killed, the next command deletes it before anything else."""
+    database = tmp_path / "site" / "warehouse.duckdb"
+    paths = publish.Paths.of(database, tmp_path / "reports", tmp_path / "docs")
+    compiled = paths.salted_target / "compiled" / "stg_raw__events.sql"
+    compiled.parent.mkdir(parents=True)
+    compiled.write_text("select sha256('catalogue-salt-5f0c9a2e7b1d' || unit_id)")
+    result = _publish(database, "recover")
+    assert result.returncode == 0, result.stderr
+    assert not paths.salted_target.exists()
+    assert not any(
+        b"catalogue-salt" in path.read_bytes()
+        for path in tmp_path.rglob("*")
+        if path.is_file()
+    )
+
+
+def test_bi_schemas_are_added_only_on_request(tmp_path, monkeypatch):
+    source = tmp_path / "w.duckdb"
+    with duckdb.connect(str(source)) as con:
+        con.execute("create schema marts")
+        con.execute("create schema quarantine")
+        con.execute("create table marts.build_manifest as select 'a' as item_type")
+        con.execute(
+            "create table quarantine.quarantine_events as select 'u1' as unit_id"
+        )
+    plain, extra = tmp_path / "plain.duckdb", tmp_path / "extra.duckdb"
+    publish.write_bi_file(source, plain, 10)
+    publish.write_bi_file(source, extra, 10, ["quarantine"])
+    sql = "select table_schema || '.' || table_name from information_schema.tables"
+    with duckdb.connect(str(plain), read_only=True) as con:
+        assert con.execute(sql).fetchall() == [("marts.build_manifest",)]
+    with duckdb.connect(str(extra), read_only=True) as con:
+        assert sorted(con.execute(sql).fetchall()) == [
+            ("marts.build_manifest",),
+            ("quarantine.quarantine_events",),
+        ]
+    monkeypatch.setenv("XP_BI_SCHEMAS", "quarantine, secrets")
+    with pytest.raises(publish.PublishError, match="secrets is not one of registry"):
+        publish._bi_schemas()
+    monkeypatch.setenv("XP_BI_SCHEMAS", "quarantine, raw")
+    assert publish._bi_schemas() == ["quarantine", "raw"]

@@ -586,7 +586,13 @@ def ensure_working(paths: Paths, *, create: bool) -> None:
     if published.exists():
         print(f"==> Build file {paths.working} <- {published}")
         _copy_file(published, paths.working)
-        Path(f"{paths.working}.wal").unlink(missing_ok=True)
+        # A write-ahead log beside the published file (a file written in place
+        # by an older version or by dbt directly) holds committed data: keep it.
+        wal = Path(f"{published}.wal")
+        if wal.exists():
+            _copy_file(wal, Path(f"{paths.working}.wal"))
+        else:
+            Path(f"{paths.working}.wal").unlink(missing_ok=True)
         write_state(paths, stage="seeded", published_identity=_identity(published))
     elif not create:
         raise PublishError(

@@ -253,3 +253,24 @@ def test_bi_schemas_are_added_only_on_request(tmp_path, monkeypatch):
         publish._bi_schemas()
     monkeypatch.setenv("XP_BI_SCHEMAS", "quarantine, raw")
     assert publish._bi_schemas() == ["quarantine", "raw"]
+
+
+def test_the_build_file_keeps_what_the_published_file_has_in_its_wal(tmp_path):
+    """A warehouse written in place (by dbt directly, or an older version) may
+    hold committed rows only in its write-ahead log; the build file seeded
+    from it must have them."""
+    database = tmp_path / "site" / "warehouse.duckdb"
+    database.parent.mkdir()
+    con = duckdb.connect(str(database))
+    con.execute("pragma disable_checkpoint_on_shutdown")
+    con.execute("set checkpoint_threshold = '1GB'")
+    con.execute("create schema marts")
+    con.execute("create table marts.kept as select 42 as answer")
+    con.close()
+    assert Path(f"{database}.wal").exists()
+    publish.ensure_working(
+        publish.Paths.of(database, tmp_path / "r", tmp_path / "d"), create=True
+    )
+    working = database.with_name(database.name + ".build") / database.name
+    with duckdb.connect(str(working), read_only=True) as check:
+        assert check.execute("select answer from marts.kept").fetchall() == [(42,)]

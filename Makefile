@@ -34,7 +34,7 @@ $(SPARK_TARGETS): export SPARK_LOCAL_IP ?= 127.0.0.1
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help setup browser lock demo load build refresh validate report run test test-python test-smoke lint format docs settings-table clean query bench \
+.PHONY: help setup browser lock demo load build refresh publish test-bi validate report run test test-python test-smoke lint format docs settings-table clean query bench \
 	spark-setup test-spark spark-load spark-build spark-results spark-run
 
 help: ## List the targets
@@ -74,25 +74,25 @@ lock: setup ## Rewrite requirements.lock from the installed environment
 demo: setup ## Generate the deterministic demo data into data/demo
 	@$(PY) -m xpkit.demo --out data/demo --seed $(DEMO_SEED)
 
-load: setup ## Load raw tables from DATA=<dir> (exposures.*, events.*, units.*)
-	@$(PY) -m xpkit.load "$(DATA)" --database "$(DUCKDB_PATH)"
+# load, build, refresh and publish write the build file next to $(DUCKDB_PATH)
+# ($(DUCKDB_PATH).build/), check it, and only then publish $(DUCKDB_PATH), its BI
+# copy and the report (README "For BI users"; src/xpkit/publish.py). One writer
+# at a time: XP_LOCK_TIMEOUT=<seconds> waits for a running one.
+PUBLISH := $(PY) -m xpkit.publish
+PUBLISH_PATHS = --database "$(DUCKDB_PATH)" --report-dir "$(REPORT_DIR)" --docs-dir "$(DOCS_DIR)"
+FORCE ?=
 
-build: setup ## Build everything on the loaded raw data: dbt build, validation gates, report
-	@echo "==> dbt build on $(DUCKDB_PATH)$(if $(XP_AS_OF), as of $(XP_AS_OF))"
-	@# With XP_UNIT_ID_SALT set, dbt's compiled SQL holds the salt: keep it in a
-	@# scratch target folder that is deleted afterwards, and write no file log.
-	@if [ -n "$${XP_UNIT_ID_SALT:-}" ]; then \
-		scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
-		DBT_TARGET_PATH="$$scratch" $(DBT) build $(DBT_FLAGS) $(DBT_BUILD_ARGS) --log-level-file none; \
-	else \
-		$(DBT) build $(DBT_FLAGS) $(DBT_BUILD_ARGS); \
-	fi
-	@$(MAKE) validate
-	@$(MAKE) report
-	@$(PY) -m xpkit.cli summary --database "$(DUCKDB_PATH)"
+load: setup ## Load raw tables from DATA=<dir> (exposures.*, events.*, units.*) into the build file
+	@$(PUBLISH) load "$(DATA)" $(PUBLISH_PATHS)
 
-refresh: setup ## Incremental build after appending raw data: recompute only units with new rows
-	@$(MAKE) build DBT_BUILD_ARGS="--vars '{incremental_refresh: true}'"
+build: setup ## Build, check and publish: dbt build, gates and report on the build file, then publish
+	@$(PUBLISH) build $(PUBLISH_PATHS) --dbt-args "$(DBT_BUILD_ARGS)" $(if $(FORCE),--force)
+
+refresh: setup ## Incremental build after appending raw data: recompute only units with new rows, then publish
+	@$(PUBLISH) build --refresh $(PUBLISH_PATHS) --dbt-args "$(DBT_BUILD_ARGS)" $(if $(FORCE),--force)
+
+publish: setup ## Gates, report and publish of the last dbt build (FORCE=1 publishes despite failed gates)
+	@$(PUBLISH) publish $(PUBLISH_PATHS) $(if $(FORCE),--force)
 
 validate: setup ## Run the Great Expectations gates on the check tables dbt built (data docs in reports/data_docs) [CHECKS_SCHEMA=<schema>]
 	@echo "==> Validation gates on $(DUCKDB_PATH)"
@@ -103,7 +103,7 @@ report: setup ## Write the static HTML report (reports/index.html) from the ware
 	@echo "==> Report from $(DUCKDB_PATH) into $(REPORT_DIR)/"
 	@$(PY) -m xpkit.report --database "$(DUCKDB_PATH)" --out "$(REPORT_DIR)"
 
-run: setup ## Set up, generate demo data, load it, build, validate and report
+run: setup ## Set up, generate demo data, load it, build, check (gates, report) and publish
 	@$(MAKE) demo
 	@$(MAKE) load DATA=data/demo
 	@$(MAKE) build XP_AS_OF="$(DEMO_AS_OF)"
@@ -122,6 +122,11 @@ test-spark: spark-setup ## Build the demo on DuckDB and on Spark and prove the m
 	$(check_java)
 	@echo "==> Spark parity test (JAVA_HOME=$$JAVA_HOME)"
 	@$(VENV)/bin/pytest -m spark
+
+# The BI file's checks alone (a DuckDB 1.4 client from PyPI, cached in target/,
+# reads every table; the suppression scan): part of test-python too.
+test-bi: setup ## The BI file: DuckDB 1.4 opens every table, no cell reveals a small group
+	@$(VENV)/bin/pytest tests/warehouse/test_publish.py -k "bi_file or cell" -q
 
 # The README's main command end to end, into a scratch warehouse.
 test-smoke: setup
@@ -182,5 +187,8 @@ spark-run: spark-setup ## The demo on Spark: demo data, spark-load, spark-build,
 clean: ## Remove build outputs (keeps .venv and the warehouse)
 	rm -rf target logs reports data/demo .pytest_cache metastore_db derby.log spark-warehouse
 
-query: setup ## Run a read-only SQL query on the warehouse: make query SQL="select ..."
-	@$(PY) -m xpkit.cli query "$(SQL)" --database "$(DUCKDB_PATH)"
+# The SQL reaches Python through the environment, never through the shell.
+query: export XP_QUERY_SQL := $(value SQL)
+query: setup ## Read-only SQL on the published warehouse: make query SQL="select ..." [SQL_FILE=f.sql] [FORMAT=csv|markdown|json]
+	@$(PY) -m xpkit.cli query --sql-env XP_QUERY_SQL $(if $(SQL_FILE),--file "$(SQL_FILE)") \
+		$(if $(FORMAT),--format "$(FORMAT)") --database "$(DUCKDB_PATH)"

@@ -23,6 +23,13 @@ Rules:
 * Extra CSV columns get a type only when every value fits it losslessly (BIGINT,
   DOUBLE, BOOLEAN, DATE, TIMESTAMP); columns named ``*_id`` and numbers with
   leading zeros stay text. Extra Parquet columns keep their types.
+* Column names may not contain a double quote, a backtick or a control
+  character (a newline, a tab): the file is refused with the column's name, since
+  such a name cannot be pasted safely into the SQL that dbt writes.
+* A ``.csv.gz`` file is decompressed once in full before anything is loaded, so
+  that a damaged file (a wrong CRC, a truncated stream) is refused instead of
+  loading part of it; Parquet pages that carry checksums are verified the same
+  way.
 * Everything is validated before the database is opened; the tables and one
   ``raw._load_log`` row per table are then written in a single transaction, so a
   failed load leaves the previous raw tables exactly as they were.
@@ -36,6 +43,7 @@ import gzip
 import os
 import sys
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -296,6 +304,13 @@ def _read_csv_header(path: Path, table: str) -> tuple[list[str], str]:
             f"(e.g. {required})."
         )
     header = line.rstrip("\r\n")
+    if header.count('"') % 2:
+        raise LoadError(
+            f"{path}: a quoted column name in the header row goes on past the end "
+            "of the line (it holds a line break); column names may not contain "
+            "double quotes, backticks or control characters. Rename the column in "
+            "the file."
+        )
     counts = {delim: header.count(delim) for delim in CSV_DELIMITERS}
     delimiter = max(CSV_DELIMITERS, key=lambda delim: counts[delim])
     if counts[delimiter] == 0:
@@ -311,7 +326,58 @@ def _read_csv_header(path: Path, table: str) -> tuple[list[str], str]:
                 f"{delimiter!r}?); every column needs a name."
             )
     _check_unique(path, names)
+    _check_column_names(path, names)
     return names, delimiter
+
+
+_BAD_NAME_CHARACTERS = {'"': "a double quote", "`": "a backtick"}
+
+
+def _check_column_names(path: Path, names: Sequence[str]) -> None:
+    """Refuse names that cannot be quoted safely in dbt's SQL."""
+    for name in names:
+        problem = next(
+            (noun for char, noun in _BAD_NAME_CHARACTERS.items() if char in name),
+            None,
+        )
+        if problem is None and any(ord(char) < 32 or ord(char) == 127 for char in name):
+            problem = "a control character (such as a newline or a tab)"
+        if problem is not None:
+            raise LoadError(
+                f"{path}: column {name!r} contains {problem}; column names may not "
+                "contain double quotes, backticks or control characters. Rename "
+                "the column in the file."
+            )
+
+
+def _check_gzip(path: Path) -> None:
+    """Decompress the whole file once: a wrong CRC or a cut stream stops here."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as error:
+        raise LoadError(
+            f"{path}: the gzip file is damaged ({error}); nothing was loaded rather "
+            "than part of it. Re-create or download the file again."
+        ) from error
+
+
+def _check_parquet_pages(path: Path) -> None:
+    """Read every page once with checksum verification (pages written with
+    checksums; pages without one cannot be checked)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path, page_checksum_verification=True)
+        for _ in parquet.iter_batches(batch_size=1 << 16):
+            pass
+    except (OSError, pa.ArrowException) as error:
+        raise LoadError(
+            f"{path}: the Parquet file is damaged ({str(error).splitlines()[0]}); "
+            "nothing was loaded. Re-create or download the file again."
+        ) from error
 
 
 def _check_unique(path: Path, names: Sequence[str]) -> None:
@@ -583,6 +649,7 @@ def _plan_parquet(
     schema = {row[0]: row[1] for row in described}
     names = [row[0] for row in described]
     _check_unique(path, names)
+    _check_column_names(path, names)
     _check_required_columns(path, table, names)
     kinds = dict(REQUIRED[table])
 
@@ -724,7 +791,11 @@ def _plan_table(
             f"(e.g. {required})."
         )
     if _file_format(source) == "parquet":
-        return _plan_parquet(con, source, table, warnings)
+        plan = _plan_parquet(con, source, table, warnings)
+        _check_parquet_pages(source)
+        return plan
+    if source.name.endswith(".gz"):
+        _check_gzip(source)
     return _plan_csv(con, source, table, warnings)
 
 

@@ -652,3 +652,117 @@ def test_load_module_entry_point_exits_2_without_traceback(tmp_path):
     assert "no such folder" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+# ------------------------------------------------- hostile names, damaged files
+
+
+@pytest.mark.parametrize(
+    ("name", "noun"),
+    [
+        ('seg"ment', "a double quote"),
+        ("seg`ment", "a backtick"),
+        ("seg\tment", "a control character"),
+    ],
+)
+def test_load_refuses_unit_column_names_that_cannot_be_quoted(tmp_path, name, noun):
+    """A units column named with a quote would break (or alter) the SQL dbt
+    writes from it: the load stops naming the file and column, nothing is
+    written, the previous raw tables stay."""
+    database = tmp_path / "w.duckdb"
+    load_raw(
+        _dataset(tmp_path / "good", units=[["unit_id"], ["u1"]]), database, quiet=True
+    )
+    before = _snapshot(database)
+    data = _dataset(tmp_path / "bad", units=[["unit_id", name], ["u1", "a"]])
+    message = _load_error(data, database)
+    assert message.startswith(f"{data / 'units.csv'}: column {name!r} contains {noun}")
+    assert "Rename the column in the file" in message
+    assert _snapshot(database) == before
+
+
+def test_load_refuses_csv_header_name_with_a_line_break(tmp_path):
+    """A quoted header name holding a newline: the header row spans two lines;
+    refused rather than loaded under a cut name."""
+    data = _dataset(tmp_path / "bad", units=[["unit_id", "seg\nment"], ["u1", "a"]])
+    message = _load_error(data, tmp_path / "w.duckdb")
+    assert message.startswith(f"{data / 'units.csv'}: a quoted column name")
+    assert "holds a line break" in message
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_load_refuses_parquet_column_name_with_double_quote(tmp_path):
+    data = _dataset(tmp_path / "d")
+    table = pa.table({"unit_id": ["u1"], 'x"); drop table raw.events; --': ["a"]})
+    pq.write_table(table, data / "units.parquet")
+    message = _load_error(data, tmp_path / "w.duckdb")
+    assert "contains a double quote" in message
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def _gzip_csv(path: Path, rows: list[list[str]]) -> bytes:
+    with gzip.open(path, "wt", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    return path.read_bytes()
+
+
+def test_load_refuses_csv_gz_with_wrong_crc(tmp_path):
+    """gzip keeps the CRC-32 of the data in the 8-byte trailer; a flipped bit
+    there (the data itself decompresses) must stop the load, and no row of the
+    file may reach raw.events."""
+    database = tmp_path / "w.duckdb"
+    load_raw(_dataset(tmp_path / "good"), database, quiet=True)
+    before = _snapshot(database)
+    data = _dataset(tmp_path / "bad")
+    (data / "events.csv").unlink()
+    more = [*EVENTS, ["u3", "purchase", "2024-10-03 12:00:00", "7"]]
+    raw = bytearray(_gzip_csv(data / "events.csv.gz", more))
+    raw[-8] ^= 0x01  # first byte of the CRC-32 trailer
+    (data / "events.csv.gz").write_bytes(bytes(raw))
+    # The independent check: Python's gzip agrees the file is damaged.
+    with pytest.raises(gzip.BadGzipFile, match="CRC check failed"):
+        gzip.decompress(bytes(raw))
+    message = _load_error(data, database)
+    assert message.startswith(f"{data / 'events.csv.gz'}: the gzip file is damaged")
+    assert "CRC check failed" in message
+    assert _snapshot(database) == before
+
+
+def test_load_refuses_truncated_csv_gz(tmp_path):
+    data = _dataset(tmp_path / "bad")
+    (data / "events.csv").unlink()
+    raw = _gzip_csv(data / "events.csv.gz", EVENTS * 50)
+    (data / "events.csv.gz").write_bytes(raw[: len(raw) // 2])
+    message = _load_error(data, tmp_path / "w.duckdb")
+    assert "the gzip file is damaged" in message
+
+
+def test_load_refuses_parquet_page_with_wrong_checksum(tmp_path):
+    """A Parquet file written with page checksums and one byte of a data page
+    changed: refused, where reading without verification would succeed."""
+    data = _dataset(tmp_path / "bad")
+    (data / "events.csv").unlink()
+    values = [float(i) for i in range(2000)]
+    table = pa.table(
+        {
+            "unit_id": [f"u{i}" for i in range(2000)],
+            "event_name": ["purchase"] * 2000,
+            "event_at": [datetime(2024, 10, 1, 12)] * 2000,
+            "value": values,
+        }
+    )
+    path = data / "events.parquet"
+    pq.write_table(
+        table, path, write_page_checksum=True, compression="none", use_dictionary=False
+    )
+    raw = bytearray(path.read_bytes())
+    # The plain-encoded doubles of `value`: change one byte inside them.
+    needle = pa.array(values[100:102], pa.float64()).buffers()[1].to_pybytes()
+    offset = bytes(raw).find(needle)
+    assert offset > 0
+    raw[offset + 3] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    unverified = pq.read_table(path).column("value").to_pylist()
+    assert unverified != values  # the damage is silent without verification
+    message = _load_error(data, tmp_path / "w.duckdb")
+    assert message.startswith(f"{path}: the Parquet file is damaged")

@@ -43,6 +43,10 @@ Test hooks (environment): ``XP_PUBLISH_HOLD=<step>`` makes the command print
 ``hold: <step>`` and sleep before that step (``publish``: every file staged,
 nothing renamed; ``publish-renames``: the journal written, after the first
 rename), so that tests can kill it there.
+
+Size: one protocol (lock, recovery, build file, staging, journal, renames) whose
+steps must be read together to see that every kill point leaves the published
+files whole; it moves into ``xpkit.io`` with the other I/O modules.
 """
 
 from __future__ import annotations

@@ -154,3 +154,40 @@ def duplicate_keys(rows_cte, key_columns):
         f"duplicated as (select {keys}, count(*) as row_count from {rows_cte}"
         f" group by {keys} having count(*) > 1)"
     )
+
+
+def exact_sum_bits():
+    return 47
+
+
+def event_sum_bits():
+    return 61
+
+
+def exact_scale(max_magnitude, bits):
+    return f"power(2, {bits} - floor(ln({max_magnitude})))"
+
+
+def scaled_integer(value, scale):
+    return f"cast(round({value} * {scale}) as bigint)"
+
+
+def exact_sum(integer_expression):
+    return f"sum(cast({integer_expression} as hugeint))"
+
+
+def exact_product(left_integer, right_integer):
+    return f"({left_integer} * {right_integer})"
+
+
+def unscaled_double(exact_value, scales):
+    return f"(cast({exact_value} as double)" + "".join(f" / {s}" for s in scales) + ")"
+
+
+def statistic_variable_prefixes():
+    return {
+        "m": "metric",
+        "x": "covariate",
+        "d": "denominator",
+        "w": "covariate_denominator",
+    }

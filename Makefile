@@ -34,7 +34,7 @@ $(SPARK_TARGETS): export SPARK_LOCAL_IP ?= 127.0.0.1
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help setup browser lock demo load build refresh validate report run test test-python test-smoke lint format docs clean query bench \
+.PHONY: help setup browser lock demo load build refresh rebuild validate report run test test-python test-smoke lint format docs clean query bench \
 	spark-setup test-spark spark-load spark-build spark-results spark-run
 
 help: ## List the targets
@@ -93,6 +93,9 @@ build: setup ## Build everything on the loaded raw data: dbt build, validation g
 
 refresh: setup ## Incremental build after appending raw data: recompute only units with new rows
 	@$(MAKE) build DBT_BUILD_ARGS="--vars '{incremental_refresh: true}'"
+
+rebuild: setup ## Rebuild everything from the raw data (dbt build --full-refresh), then validate and report
+	@$(MAKE) build DBT_BUILD_ARGS="--full-refresh"
 
 validate: setup ## Run the Great Expectations gates (data docs in reports/data_docs)
 	@echo "==> Validation gates on $(DUCKDB_PATH)"

@@ -34,7 +34,7 @@ $(SPARK_TARGETS): export SPARK_LOCAL_IP ?= 127.0.0.1
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help setup browser lock demo load build refresh publish test-bi validate report run test test-python test-smoke lint format docs settings-table clean query bench \
+.PHONY: help setup browser lock demo load build refresh rebuild publish test-bi validate report run test test-python test-smoke lint format docs settings-table clean query bench \
 	spark-setup test-spark spark-load spark-build spark-results spark-run
 
 help: ## List the targets
@@ -93,6 +93,9 @@ refresh: setup ## Incremental build after appending raw data: recompute only uni
 
 publish: setup ## Gates, report and publish of the last dbt build (FORCE=1 publishes despite failed gates)
 	@$(PUBLISH) publish $(PUBLISH_PATHS) $(if $(FORCE),--force)
+
+rebuild: setup ## Rebuild everything from the raw data (dbt build --full-refresh), then gates, report and publish
+	@$(MAKE) build DBT_BUILD_ARGS="--full-refresh"
 
 validate: setup ## Run the Great Expectations gates on the check tables dbt built (data docs in reports/data_docs) [CHECKS_SCHEMA=<schema>]
 	@echo "==> Validation gates on $(DUCKDB_PATH)"

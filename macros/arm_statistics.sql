@@ -10,32 +10,58 @@
 
 {% macro sufficient_statistic_sums() -%}
     {#- Aggregates over unit rows with columns m (metric), x (its pre-period
-        covariate), d (a ratio's denominator) and w (its pre-period): every sum
-        the statistics package needs. -#}
-    sum(m) as metric_sum,
-    sum(m * m) as metric_sum_squares,
-    sum(x) as covariate_sum,
-    sum(x * x) as covariate_sum_squares,
-    sum(m * x) as metric_covariate_sum_product,
-    sum(d) as denominator_sum,
-    sum(d * d) as denominator_sum_squares,
-    sum(m * d) as metric_denominator_sum_product,
-    sum(w) as covariate_denominator_sum,
-    sum(w * w) as covariate_denominator_sum_squares,
-    sum(x * w) as covariate_covariate_denominator_sum_product,
-    sum(m * w) as metric_covariate_denominator_sum_product,
-    sum(d * x) as denominator_covariate_sum_product,
-    sum(d * w) as denominator_covariate_denominator_sum_product,
+        covariate), d (a ratio's denominator) and w (its pre-period), joined to
+        their int_metric_shifts row: every sum the statistics package needs,
+        as exact integers (macros/exact_sums.sql): each value times its
+        scale, rounded, so the sums do not depend on the order rows are added
+        in. filled_sufficient_statistics turns them into DOUBLEs. -#}
+    {%- set scales = experimentation.statistic_scale_columns() %}
+    {%- set shifts = experimentation.shift_columns() %}
+    {%- for column, variables in experimentation.shifted_statistic_terms() %}
+    {%- set parts = [] %}
+    {%- for variable in variables %}
+        {%- do parts.append(experimentation.scaled_integer(variable, scales[variable])) %}
+    {%- endfor %}
+    {{ experimentation.exact_sum(parts[0] if parts | length == 1 else experimentation.exact_product(parts[0], parts[1])) }}
+        as {{ column }},
+    {%- endfor %}
     {#- The same sums of the values minus their shift, over the units with a
         row; filled_sufficient_statistics adds the units without one. #}
     count(*) as units_with_values,
     {%- for column, variables in experimentation.shifted_statistic_terms() %}
-    sum(
-        {%- for variable in variables -%}
-        ({{ variable }} - {{ experimentation.shift_columns()[variable] }}){{ ' * ' if not loop.last }}
-        {%- endfor -%}
-    ) as {{ column }}_shifted{{ ',' if not loop.last }}
+    {%- set parts = [] %}
+    {%- for variable in variables %}
+        {%- do parts.append(experimentation.scaled_integer(
+            '(' ~ variable ~ ' - ' ~ shifts[variable] ~ ')', experimentation.shifted_scale_columns()[variable])) %}
     {%- endfor %}
+    {{ experimentation.exact_sum(parts[0] if parts | length == 1 else experimentation.exact_product(parts[0], parts[1])) }}
+        as {{ column }}_shifted{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro statistic_variable_prefixes() -%}
+    {#- The column prefix of each unit-level variable in int_metric_shifts. -#}
+    {{ return({'m': 'metric', 'x': 'covariate', 'd': 'denominator', 'w': 'covariate_denominator'}) }}
+{%- endmacro %}
+
+{% macro statistic_scale_columns() -%}
+    {#- The power-of-2 scale of each unit-level variable in the exact raw sums
+        (columns of int_metric_shifts). -#}
+    {%- set scales = {} %}
+    {%- for variable, prefix in experimentation.statistic_variable_prefixes().items() %}
+        {%- do scales.update({variable: prefix ~ '_scale'}) %}
+    {%- endfor %}
+    {{ return(scales) }}
+{%- endmacro %}
+
+{% macro shifted_scale_columns() -%}
+    {#- The power-of-2 scale of each shifted variable (v - its shift) in the
+        exact shifted sums (columns of int_metric_shifts). -#}
+    {%- set scales = {} %}
+    {%- for variable, prefix in experimentation.statistic_variable_prefixes().items() %}
+        {%- do scales.update({variable: prefix ~ '_shifted_scale'}) %}
+    {%- endfor %}
+    {{ return(scales) }}
 {%- endmacro %}
 
 {% macro shift_columns() -%}
@@ -65,22 +91,30 @@
 {%- endmacro %}
 
 {% macro filled_sufficient_statistics(sums_relation, aggregation_column, shifts_relation, n_units) -%}
-    {#- The sums of sums_relation as doubles, 0 when the arm had no events;
+    {#- The exact sums of sums_relation as doubles (divided by the scales of
+        shifts_relation), 0 when the arm had no events;
         ratio-only sums null for non-ratio metrics. Then the shifts of
         shifts_relation and the shifted sums over all n_units units: a unit
         without a row in int_unit_metrics_pivoted has values 0, so it adds
         (0 - shift) to a shifted sum and the product of the shifts to a
         shifted product. -#}
     {%- set ratio_only = experimentation.ratio_statistic_columns() %}
-    {%- for column in ['metric_sum', 'metric_sum_squares', 'covariate_sum',
-                       'covariate_sum_squares', 'metric_covariate_sum_product'] %}
-    cast(coalesce({{ sums_relation }}.{{ column }}, 0) as {{ experimentation.type_double() }}) as {{ column }},
+    {%- set raw_scales = experimentation.statistic_scale_columns() %}
+    {%- set shifted_scales = experimentation.shifted_scale_columns() %}
+    {%- for column, variables in experimentation.shifted_statistic_terms() %}
+    {%- set scales = [] %}
+    {%- for variable in variables %}
+        {%- do scales.append(shifts_relation ~ '.' ~ raw_scales[variable]) %}
     {%- endfor %}
-    {%- for column in ratio_only %}
+    {%- set value = experimentation.unscaled_double('coalesce(' ~ sums_relation ~ '.' ~ column ~ ', 0)', scales) %}
+    {%- if column in ratio_only %}
     case
         when {{ aggregation_column }} = 'ratio'
-            then cast(coalesce({{ sums_relation }}.{{ column }}, 0) as {{ experimentation.type_double() }})
+            then {{ value }}
     end as {{ column }},
+    {%- else %}
+    {{ value }} as {{ column }},
+    {%- endif %}
     {%- endfor %}
     {%- for variable, shift in experimentation.shift_columns().items() %}
     {%- if variable in ('d', 'w') %}
@@ -99,7 +133,12 @@
         {%- do parts.append(shifts_relation ~ '.' ~ experimentation.shift_columns()[variable]) %}
     {%- endfor %}
     {%- set absent_term = ('-' ~ parts[0]) if variables | length == 1 else (parts | join(' * ')) %}
-    {%- set filled = 'cast(coalesce(' ~ sums_relation ~ '.' ~ column ~ '_shifted, 0) + '
+    {%- set scales = [] %}
+    {%- for variable in variables %}
+        {%- do scales.append(shifts_relation ~ '.' ~ shifted_scales[variable]) %}
+    {%- endfor %}
+    {%- set filled = 'cast(' ~ experimentation.unscaled_double(
+        'coalesce(' ~ sums_relation ~ '.' ~ column ~ '_shifted, 0)', scales) ~ ' + '
         ~ absent_units ~ ' * (' ~ absent_term ~ ') as ' ~ experimentation.type_double() ~ ')' %}
     {%- if column in ratio_only %}
     case

@@ -5,7 +5,9 @@
 -- on unit_id with the range in the join condition. Events are summed once per
 -- unit x arm x event (count and value sum, pre and post), grouped on integer
 -- keys, and only then turned into component values, so an event feeding
--- several metrics is read once. Sparse: units without events are zeros by
+-- several metrics is read once. Value sums are exact (macros/exact_sums.sql):
+-- each value is scaled by a power of 2 chosen from the largest value of its
+-- event name and summed as an integer, so reruns give the same bits. Sparse: units without events are zeros by
 -- omission. During an incremental refresh (`make refresh`) only the units in
 -- int_units_to_refresh are joined: the view is the step that feeds
 -- int_unit_metrics_pivoted, not a table to query.
@@ -102,7 +104,7 @@ windowed_assignments as (
 
 ),
 
-metric_events as (
+named_events as (
 
     -- Only events some registered metric reads, keyed by an integer.
     select
@@ -116,6 +118,32 @@ metric_events as (
 
 ),
 
+event_scales as (
+
+    -- The power of 2 that turns every value of an event name into an integer
+    -- of at most {{ experimentation.event_sum_bits() }} bits (from all its usable events, so a
+    -- unit's sum does not depend on which units are summed with it).
+    select
+        event_key,
+        {{ experimentation.exact_scale('max(abs(value))', experimentation.event_sum_bits()) }} as value_scale
+    from named_events
+    group by event_key
+
+),
+
+metric_events as (
+
+    select
+        named_events.unit_id,
+        named_events.event_key,
+        named_events.event_at,
+        {{ experimentation.scaled_integer('named_events.value', 'event_scales.value_scale') }} as scaled_value
+    from named_events
+    inner join event_scales
+        on named_events.event_key = event_scales.event_key
+
+),
+
 event_sums as (
 
     select
@@ -125,15 +153,15 @@ event_sums as (
         cast(sum(
             case when metric_events.event_at >= windowed_assignments.first_exposed_at then 1 else 0 end
         ) as {{ dbt.type_bigint() }}) as post_event_count,
-        sum(
-            case when metric_events.event_at >= windowed_assignments.first_exposed_at then metric_events.value end
-        ) as post_value_sum,
+        {{ experimentation.exact_sum(
+            'case when metric_events.event_at >= windowed_assignments.first_exposed_at then metric_events.scaled_value end'
+        ) }} as post_scaled_value_sum,
         cast(sum(
             case when metric_events.event_at < windowed_assignments.first_exposed_at then 1 else 0 end
         ) as {{ dbt.type_bigint() }}) as pre_event_count,
-        sum(
-            case when metric_events.event_at < windowed_assignments.first_exposed_at then metric_events.value end
-        ) as pre_value_sum,
+        {{ experimentation.exact_sum(
+            'case when metric_events.event_at < windowed_assignments.first_exposed_at then metric_events.scaled_value end'
+        ) }} as pre_scaled_value_sum,
         max(metric_events.event_at) as last_event_at
     from metric_events
     inner join windowed_assignments
@@ -144,6 +172,20 @@ event_sums as (
         windowed_assignments.unit_id,
         windowed_assignments.arm_key,
         metric_events.event_key
+
+),
+
+unscaled as (
+
+    select
+        event_sums.*,
+        {{ experimentation.unscaled_double('event_sums.post_scaled_value_sum', ['event_scales.value_scale']) }}
+            as post_value_sum,
+        {{ experimentation.unscaled_double('event_sums.pre_scaled_value_sum', ['event_scales.value_scale']) }}
+            as pre_value_sum
+    from event_sums
+    inner join event_scales
+        on event_sums.event_key = event_scales.event_key
 
 ),
 
@@ -167,7 +209,7 @@ valued as (
                 'arm_components.aggregation', 'event_sums.pre_event_count', 'event_sums.pre_value_sum') }}
             as {{ experimentation.type_double() }}
         ) as uncapped_covariate_value
-    from event_sums
+    from unscaled as event_sums
     inner join arm_components
         on event_sums.arm_key = arm_components.arm_key
         and event_sums.event_key = arm_components.event_key

@@ -3,7 +3,21 @@
 -- treatment: the input of compliance_results (ITT, complier effect, per-protocol).
 -- With an eligibility column in raw.units, also the sums weighted by the inverse
 -- probability of eligibility within strata of the var eligibility_strata.
+-- Every sum is an exact integer (macros/exact_sums.sql), so reruns give the
+-- same bits.
 {%- set has_eligible = experimentation.has_eligibility() %}
+{%- set bits = experimentation.exact_sum_bits() %}
+{%- set weight_parts = {
+    'ipw_weight_sum': 'coalesce(ipw_weight, 0)',
+    'ipw_weight_sq_sum': 'coalesce(ipw_weight * ipw_weight, 0)',
+} %}
+{%- set cell_parts = {
+    'metric_sum': 'unit_metrics.m',
+    'ipw_weighted_sum': 'coalesce(analysed.ipw_weight * unit_metrics.m, 0)',
+    'ipw_weight_sq_weighted_sum': 'coalesce(analysed.ipw_weight * analysed.ipw_weight * unit_metrics.m, 0)',
+    'ipw_weight_sq_weighted_sum_squares':
+        'coalesce(analysed.ipw_weight * analysed.ipw_weight * unit_metrics.m * unit_metrics.m, 0)',
+} %}
 {%- set strata = experimentation.eligibility_strata() %}
 
 with
@@ -163,17 +177,57 @@ population_totals as (
 
 ),
 
+weight_scales as (
+
+    -- One power of 2 per weight sum, from the largest term.
+    select
+        {%- for column, term in weight_parts.items() %}
+        {{ experimentation.exact_scale('max(abs(' ~ term ~ '))', experimentation.event_sum_bits()) }}
+            as {{ column }}_scale{{ ',' if not loop.last }}
+        {%- endfor %}
+    from analysed
+
+),
+
 cell_sizes as (
 
     select
-        arm_key,
-        received_treatment,
+        analysed.arm_key,
+        analysed.received_treatment,
         count(*) as n_units,
-        sum(case when is_eligible = 1 then 1 else 0 end) as eligible_units,
-        sum(coalesce(ipw_weight, 0)) as ipw_weight_sum,
-        sum(coalesce(ipw_weight * ipw_weight, 0)) as ipw_weight_sq_sum
+        sum(case when analysed.is_eligible = 1 then 1 else 0 end) as eligible_units,
+        {%- for column, term in weight_parts.items() %}
+        {{ experimentation.unscaled_double(
+            experimentation.exact_sum(experimentation.scaled_integer(term, 'weight_scales.' ~ column ~ '_scale')),
+            ['weight_scales.' ~ column ~ '_scale']) }} as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from analysed
-    group by arm_key, received_treatment
+    cross join weight_scales
+    group by
+        {%- for column in weight_parts %}
+        weight_scales.{{ column }}_scale,
+        {%- endfor %}
+        analysed.arm_key,
+        analysed.received_treatment
+
+),
+
+cell_scales as (
+
+    -- One power of 2 per registered metric and sum, from its largest term
+    -- (squares: the metric's scale, squared, in an exact product).
+    select
+        unit_metrics.experiment_metric_key,
+        {%- for column, term in cell_parts.items() %}
+        {{ experimentation.exact_scale('max(abs(' ~ term ~ '))',
+            bits if column == 'metric_sum' else experimentation.event_sum_bits()) }}
+            as {{ column }}_scale{{ ',' if not loop.last }}
+        {%- endfor %}
+    from unit_metrics
+    inner join analysed
+        on unit_metrics.unit_id = analysed.unit_id
+        and unit_metrics.arm_key = analysed.arm_key
+    group by unit_metrics.experiment_metric_key
 
 ),
 
@@ -183,20 +237,25 @@ cell_sums as (
         analysed.arm_key,
         analysed.received_treatment,
         unit_metrics.experiment_metric_key,
-        sum(unit_metrics.m) as metric_sum,
-        sum(unit_metrics.m * unit_metrics.m) as metric_sum_squares,
-        sum(coalesce(analysed.ipw_weight * unit_metrics.m, 0)) as ipw_weighted_sum,
-        sum(
-            coalesce(analysed.ipw_weight * analysed.ipw_weight * unit_metrics.m, 0)
-        ) as ipw_weight_sq_weighted_sum,
-        sum(
-            coalesce(analysed.ipw_weight * analysed.ipw_weight * unit_metrics.m * unit_metrics.m, 0)
-        ) as ipw_weight_sq_weighted_sum_squares
+        {%- set metric_integer = experimentation.scaled_integer('unit_metrics.m', 'cell_scales.metric_sum_scale') %}
+        {%- for column, term in cell_parts.items() %}
+        {{ experimentation.unscaled_double(
+            experimentation.exact_sum(experimentation.scaled_integer(term, 'cell_scales.' ~ column ~ '_scale')),
+            ['cell_scales.' ~ column ~ '_scale']) }} as {{ column }},
+        {%- endfor %}
+        {{ experimentation.unscaled_double(
+            experimentation.exact_sum(experimentation.exact_product(metric_integer, metric_integer)),
+            ['cell_scales.metric_sum_scale', 'cell_scales.metric_sum_scale']) }} as metric_sum_squares
     from unit_metrics
     inner join analysed
         on unit_metrics.unit_id = analysed.unit_id
         and unit_metrics.arm_key = analysed.arm_key
+    inner join cell_scales
+        on unit_metrics.experiment_metric_key = cell_scales.experiment_metric_key
     group by
+        {%- for column in cell_parts %}
+        cell_scales.{{ column }}_scale,
+        {%- endfor %}
         analysed.arm_key,
         analysed.received_treatment,
         unit_metrics.experiment_metric_key

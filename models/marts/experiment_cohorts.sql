@@ -1,7 +1,9 @@
 -- Cohorts of each experiment's analysed units: segment x activity bin x signup
 -- month, with their size, treatment rate, mean pre-period value and mean
--- outcome of the primary metric (docs/methodology.md, "Cohorts").
+-- outcome of the primary metric (docs/methodology.md, "Cohorts"). The value
+-- sums are exact integers (macros/exact_sums.sql), so reruns give the same bits.
 {%- set min_units = var('min_segment_units', 10) %}
+{%- set summed = ['outcome', 'outcome_denominator', 'pre_metric', 'pre_metric_denominator'] %}
 
 with
 
@@ -17,10 +19,25 @@ experiments as (
 
 ),
 
+value_scales as (
+
+    -- One power of 2 per experiment and summed value, from its largest
+    -- magnitude, so every cohort's sum is an exact integer.
+    select
+        experiment_id,
+        {%- for column in summed %}
+        {{ experimentation.exact_scale('max(abs(' ~ column ~ '))', experimentation.event_sum_bits()) }}
+            as {{ column }}_scale{{ ',' if not loop.last }}
+        {%- endfor %}
+    from units
+    group by experiment_id
+
+),
+
 cohorts as (
 
     select
-        experiment_id,
+        units.experiment_id,
         segment,
         activity_bin,
         activity_bin_order,
@@ -31,14 +48,21 @@ cohorts as (
         sum(case when is_control then 0 else 1 end) as treatment_arm_units,
         sum(case when received_treatment then 1 else 0 end) as received_treatment_units,
         count(received_treatment) as units_with_received_flag,
-        sum(outcome) as outcome_sum,
-        sum(outcome_denominator) as outcome_denominator_sum,
-        sum(pre_metric) as pre_metric_sum,
-        count(pre_metric) as units_with_pre_metric,
-        sum(pre_metric_denominator) as pre_metric_denominator_sum
+        {%- for column in summed %}
+        {{ experimentation.unscaled_double(
+            experimentation.exact_sum(experimentation.scaled_integer(
+                'units.' ~ column, 'value_scales.' ~ column ~ '_scale')),
+            ['value_scales.' ~ column ~ '_scale']) }} as {{ column }}_sum,
+        {%- endfor %}
+        count(pre_metric) as units_with_pre_metric
     from units
+    inner join value_scales
+        on units.experiment_id = value_scales.experiment_id
     group by
-        experiment_id,
+        {%- for column in summed %}
+        value_scales.{{ column }}_scale,
+        {%- endfor %}
+        units.experiment_id,
         segment,
         activity_bin,
         activity_bin_order,

@@ -72,13 +72,13 @@ lock: setup ## Rewrite requirements.lock from the installed environment
 	   $(PIP) freeze --exclude-editable | grep -v '^xpkit'; } > requirements.lock
 
 demo: setup ## Generate the deterministic demo data into data/demo
-	@$(PY) -m xpkit.demo --out data/demo --seed $(DEMO_SEED)
+	@$(PY) -m xpkit.io.demo --out data/demo --seed $(DEMO_SEED)
 
 # load, build, refresh and publish write the build file next to $(DUCKDB_PATH)
 # ($(DUCKDB_PATH).build/), check it, and only then publish $(DUCKDB_PATH), its BI
 # copy and the report (README "For BI users"; src/xpkit/publish.py). One writer
 # at a time: XP_LOCK_TIMEOUT=<seconds> waits for a running one.
-PUBLISH := $(PY) -m xpkit.publish
+PUBLISH := $(PY) -m xpkit.io.publish
 PUBLISH_PATHS = --database "$(DUCKDB_PATH)" --report-dir "$(REPORT_DIR)" --docs-dir "$(DOCS_DIR)"
 FORCE ?=
 
@@ -99,7 +99,7 @@ rebuild: setup ## Rebuild everything from the raw data (dbt build --full-refresh
 
 validate: setup ## Run the Great Expectations gates on the check tables dbt built (data docs in reports/data_docs) [CHECKS_SCHEMA=<schema>]
 	@echo "==> Validation gates on $(DUCKDB_PATH)"
-	@$(PY) -m xpkit.validate --database "$(DUCKDB_PATH)" --docs-dir "$(DOCS_DIR)" \
+	@$(PY) -m xpkit.io.validate --database "$(DUCKDB_PATH)" --docs-dir "$(DOCS_DIR)" \
 		$(if $(CHECKS_SCHEMA),--checks-schema "$(CHECKS_SCHEMA)")
 
 report: setup ## Write the static HTML report (reports/index.html) from the warehouse
@@ -171,7 +171,7 @@ docs: setup ## Generate the dbt docs site (target/index.html)
 # Spark"): raw tables, dbt's SQL models, then the Python marts.
 spark-load: spark-setup ## Load raw tables from DATA=<dir> into Spark (schema raw)
 	$(check_java)
-	@$(PY) -m xpkit.spark load "$(DATA)"
+	@$(PY) -m xpkit.io.spark load "$(DATA)"
 
 spark-build: spark-setup ## dbt build --target spark (the SQL models and their tests)
 	$(check_java)
@@ -179,7 +179,7 @@ spark-build: spark-setup ## dbt build --target spark (the SQL models and their t
 
 spark-results: spark-setup ## Compute the Python marts from the Spark-built marts, write them to Spark
 	$(check_java)
-	@$(PY) -m xpkit.spark results --project-dir .
+	@$(PY) -m xpkit.io.spark results --project-dir .
 
 spark-run: spark-setup ## The demo on Spark: demo data, spark-load, spark-build, spark-results
 	@$(MAKE) demo
@@ -193,5 +193,5 @@ clean: ## Remove build outputs (keeps .venv and the warehouse)
 # The SQL reaches Python through the environment, never through the shell.
 query: export XP_QUERY_SQL := $(value SQL)
 query: setup ## Read-only SQL on the published warehouse: make query SQL="select ..." [SQL_FILE=f.sql] [FORMAT=csv|markdown|json]
-	@$(PY) -m xpkit.cli query --sql-env XP_QUERY_SQL $(if $(SQL_FILE),--file "$(SQL_FILE)") \
+	@$(PY) -m xpkit.io.cli query --sql-env XP_QUERY_SQL $(if $(SQL_FILE),--file "$(SQL_FILE)") \
 		$(if $(FORMAT),--format "$(FORMAT)") --database "$(DUCKDB_PATH)"

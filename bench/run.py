@@ -10,11 +10,11 @@ pandas peer, on deterministic synthetic data.
                         [--no-reference] [--dbt-vars YAML]
 
 Steps, each a separate subprocess: generate (in-process, not compared), load
-(`python -m xpkit.load`), reference (bench/reference.sql on the loaded raw
+(`python -m xpkit.io.load`), reference (bench/reference.sql on the loaded raw
 tables), dbt seed, `dbt run --select +arm_metrics --full-refresh` (models only,
 no tests), the full `dbt build --full-refresh` (seeds, models, tests), the gates
-(`python -m xpkit.validate`), the report (`python -m xpkit.report`) and the
-summary (`python -m xpkit.cli summary`): what `make rebuild` runs, and the
+(`python -m xpkit.io.validate`), the report (`python -m xpkit.report`) and the
+summary (`python -m xpkit.io.cli summary`): what `make rebuild` runs, and the
 pandas peer (S0 and S1 by default). For every step: wall time, peak RSS (the
 larger of os.wait4's and the sampled sum over its process tree) and peak spill
 (bytes in its DuckDB temp_directory, or Spark local dirs, sampled every 0.5 s).
@@ -290,7 +290,7 @@ def append_day_main(argv: list[str]) -> int:
 
 def append_files_main(argv: list[str]) -> int:
     """Child process (--append-day): append the last day's files to raw.*, as an
-    ingestion job would: one INSERT per table in one transaction (xpkit.load
+    ingestion job would: one INSERT per table in one transaction (xpkit.io.load
     replaces the raw tables, it does not append)."""
     import duckdb
 
@@ -345,7 +345,7 @@ def reference_main(argv: list[str]) -> int:
 def spark_export_main(argv: list[str]) -> int:
     """Child process (--spark, in the project folder): marts.arm_metrics of the
     Spark build to a Parquet file, for the comparison with the reference."""
-    from xpkit import spark as xpkit_spark
+    from xpkit.io import spark as xpkit_spark
 
     session = xpkit_spark.session()
     try:
@@ -954,7 +954,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--raw-views",
         action="store_true",
-        help="raw.* as views over the Parquet files instead of xpkit.load copies",
+        help="raw.* as views over the Parquet files instead of xpkit.io.load copies",
     )
     args = parser.parse_args(argv)
     if args.append_day and (args.no_full_build or args.raw_views):
@@ -1052,7 +1052,7 @@ def main(argv: list[str] | None = None) -> int:
     logs = work / "step_logs"
     logs.mkdir()
     spill_root = work / "spill"
-    # Where DuckDB spills when nothing says otherwise (xpkit.load, the gates,
+    # Where DuckDB spills when nothing says otherwise (xpkit.io.load, the gates,
     # the report open the file with its defaults).
     default_spill = Path(f"{database}.tmp")
 
@@ -1132,11 +1132,11 @@ def main(argv: list[str] | None = None) -> int:
     def make_build_steps(suffix: str, label: str) -> None:
         """What `make build` runs after dbt: the gates, the report, the summary."""
         step(
-            f"gates (xpkit.validate){label}",
+            f"gates (xpkit.io.validate){label}",
             [
                 PY,
                 "-m",
-                "xpkit.validate",
+                "xpkit.io.validate",
                 "--database",
                 str(database),
                 "--docs-dir",
@@ -1160,8 +1160,8 @@ def main(argv: list[str] | None = None) -> int:
             f"report{suffix}",
         )
         step(
-            f"summary (xpkit.cli){label}",
-            [PY, "-m", "xpkit.cli", "summary", "--database", str(database)],
+            f"summary (xpkit.io.cli){label}",
+            [PY, "-m", "xpkit.io.cli", "summary", "--database", str(database)],
             f"summary{suffix}",
         )
 
@@ -1173,8 +1173,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         step(
-            "load (xpkit.load)" + (" without the last day" if args.append_day else ""),
-            [PY, "-m", "xpkit.load", str(initial_data), "--database", str(database)],
+            "load (xpkit.io.load)"
+            + (" without the last day" if args.append_day else ""),
+            [PY, "-m", "xpkit.io.load", str(initial_data), "--database", str(database)],
             "load",
         )
     reference_out = work / "reference.parquet"
@@ -1284,8 +1285,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"==> Spark on local[{args.threads}], JAVA_HOME={java_home}")
         steps_spark = [
             (
-                "spark: load (xpkit.spark load)",
-                [PY, "-m", "xpkit.spark", "load", str(initial_data)],
+                "spark: load (xpkit.io.spark load)",
+                [PY, "-m", "xpkit.io.spark", "load", str(initial_data)],
                 "spark_load",
             ),
             (
@@ -1306,8 +1307,8 @@ def main(argv: list[str] | None = None) -> int:
                 "spark_build",
             ),
             (
-                "spark: Python marts (xpkit.spark results)",
-                [PY, "-m", "xpkit.spark", "results", "--project-dir", "."],
+                "spark: Python marts (xpkit.io.spark results)",
+                [PY, "-m", "xpkit.io.spark", "results", "--project-dir", "."],
                 "spark_results",
             ),
         ]

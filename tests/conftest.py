@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from warehouse import REPO, load_and_build
 
-from xpkit import demo
+from xpkit.io import demo
 
 # The demo data ends on 2024-11-01; `make run` builds it as of then (Makefile
 # DEMO_AS_OF), and so do the tests, so that "future", "fresh" and "days running"

@@ -55,7 +55,7 @@ def test_every_third_party_import_of_xpkit_is_a_declared_dependency():
         provided_by = {
             canonicalize_name(d) for d in distributions.get(module, [module])
         }
-        only_spark = all(f == "src/xpkit/spark.py" for f in files)
+        only_spark = all(f == "src/xpkit/io/spark.py" for f in files)
         allowed = runtime | spark if only_spark else runtime
         if not provided_by & allowed:
             missing.append(f"{module} ({sorted(provided_by)}) in {sorted(files)}")

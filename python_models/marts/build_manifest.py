@@ -1,6 +1,6 @@
 """What a build was made of: code version, package versions, input digests and
 build time, one row per item. Thin: the digests come from SQL
-(int_input_digests); xpkit.manifest collects the versions."""
+(int_input_digests); xpkit.io.manifest collects the versions."""
 
 
 def model(dbt, session):

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import stats
 
-from xpkit import demo
+from xpkit.io import demo
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 FILES = ("exposures.parquet", "events.parquet", "units.parquet", "planted_truth.json")
@@ -198,7 +198,7 @@ def test_generate_is_byte_identical_for_the_same_seed(
     assert "exposures" in lines[-1] and "events" in lines[-1]
 
 
-# SHA-256 of the files the single-module generator (before xpkit.demo became a
+# SHA-256 of the files the single-module generator (before xpkit.io.demo became a
 # package of one module per story) wrote for DEFAULT_SEED with the pinned
 # pyarrow: the stories moved, the bytes did not.
 PRE_PACKAGE_SHA256 = {
@@ -230,7 +230,7 @@ def test_each_story_is_its_own_module() -> None:
     import importlib
 
     for experiment_id in demo.REGISTRY:
-        module = importlib.import_module(f"xpkit.demo.story_{experiment_id.lower()}")
+        module = importlib.import_module(f"xpkit.io.demo.story_{experiment_id.lower()}")
         assert callable(module.story), experiment_id
 
 

@@ -1,4 +1,4 @@
-"""Tests for xpkit.load: CSV/Parquet -> raw, types, clear errors, atomic replace."""
+"""Tests for xpkit.io.load: CSV/Parquet -> raw, types, clear errors, atomic replace."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from xpkit import load
-from xpkit.load import LoadError, load_raw, main
+from xpkit.io import load
+from xpkit.io.load import LoadError, load_raw, main
 
 EXPOSURES = [
     ["experiment_id", "unit_id", "variant", "exposed_at"],
@@ -641,7 +641,7 @@ def test_load_cli_uses_duckdb_path_and_returns_0(tmp_path, monkeypatch, capsys):
 
 def test_load_module_entry_point_exits_2_without_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "xpkit.load", str(tmp_path / "missing")],
+        [sys.executable, "-m", "xpkit.io.load", str(tmp_path / "missing")],
         capture_output=True,
         text=True,
         cwd=tmp_path,

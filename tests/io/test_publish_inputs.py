@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from warehouse import REPO
 
-from xpkit import publish
+from xpkit.io import publish
 
 BIN = Path(sys.executable).parent
 
@@ -106,7 +106,7 @@ def _publish(database: Path, *args: str, **env: str) -> subprocess.CompletedProc
         [
             str(BIN / "python"),
             "-m",
-            "xpkit.publish",
+            "xpkit.io.publish",
             *args,
             "--database",
             str(database),

@@ -1,4 +1,4 @@
-"""xpkit.spark without a Spark session: its settings agree with the dbt
+"""xpkit.io.spark without a Spark session: its settings agree with the dbt
 project and the profile, and it refuses what it cannot copy faithfully. The
 Spark runs themselves are in test_spark_parity.py (make test-spark)."""
 
@@ -10,7 +10,7 @@ import pytest
 import yaml
 from warehouse import REPO
 
-from xpkit import spark as xpkit_spark
+from xpkit.io import spark as xpkit_spark
 
 
 def test_spark_session_matches_the_spark_profile():
@@ -78,7 +78,7 @@ def test_load_from_a_missing_duckdb_file_says_so(tmp_path):
 
 
 def test_every_python_model_is_disabled_on_the_spark_target():
-    # dbt-spark would try to submit it to Databricks; xpkit.spark writes it.
+    # dbt-spark would try to submit it to Databricks; xpkit.io.spark writes it.
     project = yaml.safe_load((REPO / "dbt_project.yml").read_text(encoding="utf-8"))
     marts = project["models"]["experimentation"]["marts"]
     for path in (REPO / "python_models").rglob("*.py"):

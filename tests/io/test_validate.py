@@ -1,4 +1,4 @@
-"""Tests for xpkit.validate: the Great Expectations gates on a built warehouse.
+"""Tests for xpkit.io.validate: the Great Expectations gates on a built warehouse.
 
 Most tests hand-build only the tables validate reads (no dbt), break one thing
 and check the verdict, the message and the data docs; one builds the real demo
@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from warehouse import BIN, REPO, load_and_build, run
 
-from xpkit import demo
-from xpkit.validate import main
+from xpkit.io import demo
+from xpkit.io.validate import main
 
 AS_OF = "2024-11-01 12:00:00"
 ENV_THRESHOLDS = (
@@ -399,7 +399,13 @@ def test_validate_demo_warehouse_passes_then_fails_on_injected_srm(
         )
     run([str(BIN / "dbt"), "run", "--profiles-dir", "."], REPO, database, tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "xpkit.validate", "--docs-dir", str(tmp_path / "bad")],
+        [
+            sys.executable,
+            "-m",
+            "xpkit.io.validate",
+            "--docs-dir",
+            str(tmp_path / "bad"),
+        ],
         env={**os.environ, "DUCKDB_PATH": str(database)},
         capture_output=True,
         text=True,

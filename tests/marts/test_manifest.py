@@ -1,4 +1,4 @@
-"""xpkit.manifest: code version, package versions and input digests."""
+"""xpkit.io.manifest: code version, package versions and input digests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from importlib import metadata
 
 import pandas as pd
 
-from xpkit.manifest import PACKAGES, build_manifest, git_commit
+from xpkit.io.manifest import PACKAGES, build_manifest, git_commit
 
 
 def _git(directory, *args):

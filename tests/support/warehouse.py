@@ -74,7 +74,7 @@ def load_and_build(
         [
             str(BIN / "python"),
             "-m",
-            "xpkit.load",
+            "xpkit.io.load",
             str(data_dir),
             "--database",
             str(database),

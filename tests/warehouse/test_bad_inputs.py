@@ -272,7 +272,7 @@ def build(
         monkeypatch.setenv("XP_UNIT_ID_SALT", salt)
     monkeypatch.delenv("XP_AS_OF", raising=False)
     database = work / "warehouse.duckdb"
-    load = [str(BIN / "python"), "-m", "xpkit.load", str(data)]
+    load = [str(BIN / "python"), "-m", "xpkit.io.load", str(data)]
     run([*load, "--database", str(database)], project, database, work)
     dbt = [str(BIN / "dbt"), "build", "--profiles-dir", ".", "--vars", DBT_VARS]
     return database, run(dbt, project, database, work)

@@ -91,7 +91,7 @@ def load_landing(tmp_path, database, names):
         [
             sys.executable,
             "-m",
-            "xpkit.load",
+            "xpkit.io.load",
             str(tmp_path / "data"),
             "--database",
             str(database),
@@ -181,7 +181,7 @@ def test_consumer_project_installs_the_package_and_builds_without_warnings(
     assert sources["experiment_portfolio"] == "xp_marts.experiment_portfolio"
     assert sources["experiments"] == "xp_staging.stg_registry__experiments"
 
-    from xpkit.validate import main
+    from xpkit.io.validate import main
 
     code = main(
         [

@@ -14,7 +14,7 @@ import pytest
 from conftest import DEMO_AS_OF
 from warehouse import BIN, REPO, copy_project, load_and_build, run
 
-from xpkit import demo
+from xpkit.io import demo
 
 CUTOFF = pd.Timestamp("2024-10-29 00:00:00")
 REFRESH = ["--vars", "{incremental_refresh: true}"]
@@ -174,7 +174,7 @@ def refreshed_and_rebuilt(tmp_path_factory):
         [
             str(BIN / "python"),
             "-m",
-            "xpkit.load",
+            "xpkit.io.load",
             str(work / "full"),
             "--database",
             str(database),

@@ -1,4 +1,4 @@
-"""Build, check, then publish (xpkit.publish) with real processes.
+"""Build, check, then publish (xpkit.io.publish) with real processes.
 
 One published demo warehouse per module: the demo build of the session is
 copied into a build folder and published, then builds and publishes are killed
@@ -29,8 +29,8 @@ import pytest
 from conftest import DEMO_AS_OF
 from warehouse import REPO
 
-from xpkit import publish
-from xpkit.publish import Paths
+from xpkit.io import publish
+from xpkit.io.publish import Paths
 
 BIN = Path(sys.executable).parent
 # How long a killed step may take to reach its marker line.
@@ -70,7 +70,7 @@ def _command(paths: Paths, *args: str) -> list[str]:
     return [
         str(BIN / "python"),
         "-m",
-        "xpkit.publish",
+        "xpkit.io.publish",
         *args,
         "--database",
         str(paths.published),
@@ -164,7 +164,7 @@ def _assert_consistent(paths: Paths) -> str:
 @pytest.fixture(scope="module")
 def site(demo_warehouse, tmp_path_factory):
     """The session's demo build as the build file of a fresh site, published
-    with `python -m xpkit.publish publish` (gates, report, publish)."""
+    with `python -m xpkit.io.publish publish` (gates, report, publish)."""
     work = tmp_path_factory.mktemp("publish")
     paths = Paths.of(
         work / "site" / "warehouse.duckdb",
@@ -531,7 +531,7 @@ def test_next_build_succeeds_while_a_reader_holds_the_file_and_a_writer_waits(si
         assert timed.returncode == 3 and "after waiting 1 s" in timed.stderr
         waiter = _start(site, "recover", XP_LOCK_TIMEOUT="600")
         query = subprocess.run(
-            [str(BIN / "python"), "-m", "xpkit.cli", "query", "--database"]
+            [str(BIN / "python"), "-m", "xpkit.io.cli", "query", "--database"]
             + [str(paths.published), "select count(*) as n from marts.arm_metrics"],
             capture_output=True,
             text=True,

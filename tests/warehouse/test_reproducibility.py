@@ -133,7 +133,7 @@ def test_interrupted_build_leaves_previous_marts_readable(project, tmp_path):
         [
             str(BIN / "python"),
             "-m",
-            "xpkit.load",
+            "xpkit.io.load",
             str(work / "data_8"),
             "--database",
             str(database),

@@ -1,8 +1,8 @@
 """Engine parity: the demo data built on Spark gives DuckDB's figures.
 
-The demo files are loaded into Spark by ``python -m xpkit.spark load`` (which
+The demo files are loaded into Spark by ``python -m xpkit.io.spark load`` (which
 types them with the DuckDB loader's rules) and built with ``dbt build --target spark``;
-``xpkit.spark`` then writes the Python marts on Spark. Every row and column of
+``xpkit.io.spark`` then writes the Python marts on Spark. Every row and column of
 the marts, the quarantine tables and the raw tables must equal the DuckDB
 build: text, booleans, timestamps and counts exactly, floating-point numbers to
 1e-9 relative. Run by ``make test-spark`` (marker ``spark``), which installs
@@ -24,7 +24,7 @@ from warehouse import BIN, REPO, copy_project, read_tables, run
 
 pytest.importorskip("pyspark")
 
-from xpkit import spark as xpkit_spark  # noqa: E402
+from xpkit.io import spark as xpkit_spark  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
@@ -137,7 +137,13 @@ def spark_build(demo_warehouse, tmp_path_factory):
     started = time.perf_counter()
     python = str(BIN / "python")
     # The demo files, read by the same loader as the DuckDB build's.
-    load = [python, "-m", "xpkit.spark", "load", str(demo_warehouse["work"] / "data")]
+    load = [
+        python,
+        "-m",
+        "xpkit.io.spark",
+        "load",
+        str(demo_warehouse["work"] / "data"),
+    ]
     _say(run(load, project, duckdb_file, work, env).strip().replace("\n", "; "))
     timings["load raw tables into Spark"] = time.perf_counter() - started
 
@@ -159,7 +165,7 @@ def spark_build(demo_warehouse, tmp_path_factory):
         os.chdir(here)
     settings = xpkit_spark.project_settings(project, {"as_of": DEMO_AS_OF})
     written = xpkit_spark.write_python_marts(spark, settings)
-    timings["Python marts on Spark (xpkit.spark results)"] = (
+    timings["Python marts on Spark (xpkit.io.spark results)"] = (
         time.perf_counter() - started
     )
     _say(f"written: {written}")

@@ -1,8 +1,8 @@
-"""The build_manifest mart's declaration; the builder is ``xpkit.manifest``."""
+"""The build_manifest mart's declaration; the builder is ``xpkit.io.manifest``."""
 
 from __future__ import annotations
 
-from xpkit.manifest import COLUMNS, build_manifest
+from xpkit.io.manifest import COLUMNS, build_manifest
 from xpkit.marts.declaration import MartDeclaration
 
 __all__ = ["DECLARATION"]

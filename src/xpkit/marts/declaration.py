@@ -2,7 +2,7 @@
 takes and the columns it writes.
 
 The dbt Python model (``python_models/marts/<name>.py``), the Spark path
-(``xpkit.spark``) and the docs test all read the same ``MartDeclaration``.
+(``xpkit.io.spark``) and the docs test all read the same ``MartDeclaration``.
 dbt finds a model's refs and config keys by parsing its file for literal
 ``dbt.ref("...")`` and ``dbt.config.get("...")`` calls, so each model still
 spells them out; ``tests/marts/test_declarations.py`` checks that they equal

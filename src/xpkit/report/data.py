@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from xpkit.manifest import git_commit, package_versions
+from xpkit.io.manifest import git_commit, package_versions
 
 __all__ = [
     "Provenance",

@@ -26,7 +26,7 @@ _STATSMODELS_METHOD = {"holm": "holm", "bh": "fdr_bh"}
 def _present(p_values: Sequence[float | None]) -> tuple[list[int], np.ndarray]:
     """Positions and values of the non-missing p-values."""
     positions = [i for i, p in enumerate(p_values) if not is_missing(p)]
-    values = np.array([float(p_values[i]) for i in positions], dtype=float)
+    values = np.array([float(p_values[i] or 0.0) for i in positions], dtype=np.float64)
     if np.any((values < 0) | (values > 1)):
         raise ValueError("p-values must lie in [0, 1]")
     return positions, values

@@ -1,11 +1,11 @@
 """Story E004, E-mail personalisation by tone: its units, exposures and events, and
-what was planted (see ``xpkit.demo``)."""
+what was planted (see ``xpkit.io.demo``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from xpkit.demo.common import (
+from xpkit.io.demo.common import (
     DAY,
     HOUR,
     MINUTE,

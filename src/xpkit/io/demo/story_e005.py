@@ -1,5 +1,5 @@
 """Story E005, Personalised home feed: its units, exposures and events, and
-what was planted (see ``xpkit.demo``)."""
+what was planted (see ``xpkit.io.demo``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from xpkit.demo.common import (
+from xpkit.io.demo.common import (
     DAY,
     HOUR,
     MINUTE,

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from xpkit.demo import story_e001, story_e002, story_e003, story_e004, story_e005
-from xpkit.demo.common import (
+from xpkit.io.demo import story_e001, story_e002, story_e003, story_e004, story_e005
+from xpkit.io.demo.common import (
     DEFAULT_SEED,
     EVENT_BAD_KINDS,
     EXPERIMENT_IDS,
@@ -211,9 +211,9 @@ def generate(out_dir: Path, seed: int = DEFAULT_SEED) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m xpkit.demo --out data/demo [--seed N]``."""
+    """Command line: ``python -m xpkit.io.demo --out data/demo [--seed N]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m xpkit.demo",
+        prog="python -m xpkit.io.demo",
         description="Write deterministic demo raw tables with planted effects.",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")

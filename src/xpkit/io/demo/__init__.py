@@ -2,7 +2,7 @@
 
 ``generate(out_dir, seed)`` writes the raw tables the dbt project reads and a
 ``planted_truth.json`` that records what was planted, so tests (and people) can
-check that the pipeline recovers it. ``python -m xpkit.demo --out data/demo``
+check that the pipeline recovers it. ``python -m xpkit.io.demo --out data/demo``
 runs it from the command line. Everything is drawn from
 ``numpy.random.default_rng``: the same seed gives byte-identical files.
 
@@ -81,7 +81,7 @@ what they share and ``generate`` runs them and writes the files.
 
 from __future__ import annotations
 
-from xpkit.demo.common import DEFAULT_SEED, FORMAT_VERSION, REGISTRY
-from xpkit.demo.generate import generate, main
+from xpkit.io.demo.common import DEFAULT_SEED, FORMAT_VERSION, REGISTRY
+from xpkit.io.demo.generate import generate, main
 
 __all__ = ["DEFAULT_SEED", "FORMAT_VERSION", "REGISTRY", "generate", "main"]

@@ -273,10 +273,24 @@ def test_validate_multi_variant_share_of_two_percent_fails(tmp_path, capsys):
     (message,) = failures(err)
     assert message.startswith(
         "E2: too many units saw more than one variant (multi_variant_share = 0.02 "
-        ">= 0.01; multi_variant_units = 2; units_exposed = 100). Check assignment "
+        "> 0.01; multi_variant_units = 2; units_exposed = 100). Check assignment "
         "(bucketing) and exposure logging for E2;"
     )
     assert re.search(r"PASS  multi_variant_share +E1 ", out)
+
+
+def test_validate_multi_variant_share_equal_to_the_limit_passes(tmp_path, capsys):
+    # The decisions tolerate a share equal to max_multi_variant_share
+    # (settings.MULTI_VARIANT_SHARE_RULE is "<="): the gate agrees.
+    database = build_warehouse(
+        tmp_path / "w.duckdb",
+        "update intermediate.check_experiment_health set units_exposed = 100, "
+        "multi_variant_units = 1, multi_variant_share = 0.01 "
+        "where experiment_id = 'E2'",
+    )
+    code, out, err = validate(capsys, database, tmp_path)
+    assert code == 0, err
+    assert re.search(r"PASS  multi_variant_share +E2 ", out)
 
 
 QUARANTINED_EVENT = (
@@ -325,7 +339,7 @@ def test_validate_usable_row_without_key_fails(tmp_path, capsys):
             AS_OF,
             "XP_MAX_MULTI_VARIANT_SHARE",
             "0.05",
-            "< 0.05",
+            "<= 0.05",
         ),
         (
             "update intermediate.check_assignment_balance set srm_p_value = 0.0005",

@@ -82,7 +82,7 @@ __all__ = [
     "write_bi_file",
 ]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 # DuckDB 1.4 and later read files written with this storage version.
 BI_STORAGE_VERSION = "v1.4.0"

@@ -73,7 +73,7 @@ __all__ = [
     "write_summary_page",
 ]
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
+EXPECTATIONS_DIR = Path(__file__).resolve().parents[3] / "expectations"
 DEFAULT_DOCS_DIR = Path("reports") / "data_docs"
 SITE_NAME = "xp_gates"
 CHECKPOINT = "xp_gates"

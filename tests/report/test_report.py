@@ -18,6 +18,7 @@ import pytest
 
 from xpkit.narrative import report as fmt
 from xpkit.report import SECTIONS, build_report, charts, page_file_name
+from xpkit.report.common import metric_decimals, result_row
 
 SVG = "{http://www.w3.org/2000/svg}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
@@ -566,7 +567,10 @@ def test_planned_experiment_says_no_data_in_every_data_section(demo_report):
     for anchor in ("summary", "results", "forest", "cumulative", "balance", "segments"):
         assert "Planned experiment: no data yet" in sections[anchor], anchor
     if "Not available yet" not in sections["power"]:
-        assert "Planned experiment: no data yet" in sections["power"]
+        # The power figures are computed from the design: no "no data yet"
+        # above them, a note that progress starts with the first unit.
+        assert "no data yet" not in sections["power"]
+        assert "the figures below are its design" in sections["power"]
     assert "Screening minutes per resume" in sections["hypothesis"]
 
 
@@ -792,7 +796,14 @@ def test_report_shows_decisions_power_and_escapes_awkward_ids(full_report):
     e003 = section_texts(parse_page(pages["E003"]))
     assert "Do not start" in e003["summary"]
     assert "about 250 more days" in e003["power"]
-    assert "Planned experiment: no data yet" in e003["power"]
+    assert "Planned experiment: the figures below are its design" in e003["power"]
+    assert "no data yet" not in e003["power"]
+    # E005 has ended (completed) 3.4 days short of its projection: no
+    # projection of days to go is shown for it.
+    e005 = section_texts(parse_page(pages["E005"]))
+    assert "80.5%" in e005["power"]
+    assert "Projected days" not in e005["power"]
+    assert "more day" not in e005["power"]
     e004 = section_texts(parse_page(pages["E004"]))
     assert "Winner per segment: High-Value Recent: urgent (+57%)" in e004["segments"]
 
@@ -928,3 +939,31 @@ def test_report_renders_in_headless_chromium(full_report, tmp_path):
         assert near(counts, "#1b2a41") > 1280 * 60, "the page header is missing"
         assert near(counts, badge) > 200, f"{badge} is not drawn on {page.name}"
         assert near(counts, "#eef1f5") > 0.05 * pixels  # the page background
+
+
+# --- the results table's rows ----------------------------------------------
+
+
+def test_a_metrics_rows_share_their_decimals():
+    # Control 1.9846 in both rows. Row 1 (vs 2.057): the larger mean to 3
+    # significant digits needs 2 decimals, the change 0.0724 to 2 needs 3.
+    # Row 2 (vs 2.53): 2 and 2 (change 0.5454). The metric takes 3, so row 2
+    # reads 1.985, 2.530, +0.545 (not 1.98, 2.53, +0.55 below 1.985).
+    rows = [
+        {"metric_id": "tx", "aggregation": "mean", "mean_control": 1.9846,
+         "mean_treatment": 2.057, "abs_lift": 0.0724},
+        {"metric_id": "tx", "aggregation": "mean", "mean_control": 1.9846,
+         "mean_treatment": 2.53, "abs_lift": 0.5454},
+        {"metric_id": "rate", "aggregation": "binary", "mean_control": 0.10,
+         "mean_treatment": 0.1645, "abs_lift": 0.0645},
+    ]  # fmt: skip
+    places = metric_decimals(rows)
+    # The rate in percent: 16.45 -> 1 decimal, change 6.45 -> 1 decimal.
+    assert places == {"tx": 3, "rate": 1}
+    second = result_row(rows[1], places["tx"])
+    assert (second["control"], second["treatment"]) == ("1.985", "2.530")
+    assert second["abs_lift"] == "+0.545"
+    rate = result_row(rows[2], places["rate"])
+    assert (rate["control"], rate["abs_lift"]) == ("10.0%", "+6.5 pp")
+    # Without the metric's decimals a row keeps its own (the old behaviour).
+    assert result_row(rows[1])["control"] == "1.98"

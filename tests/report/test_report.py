@@ -208,7 +208,7 @@ def test_formatting_precision():
     assert fmt.p_value(1.19e-36) == "< 0.0001"
     assert fmt.p_value(0.004034) == "0.004"
     assert fmt.p_value(0.0692) == "0.069"
-    assert fmt.p_value(1.0) == "1"
+    assert fmt.p_value(1.0) == "> 0.99"  # never a bare "1"
     assert fmt.metric_value(0.259615, "binary") == "26.0%"
     assert fmt.metric_change(0.0796, "binary") == "+8.0 pp"
     assert fmt.metric_value(28.815823, "ratio") == "28.8"
@@ -967,3 +967,53 @@ def test_a_metrics_rows_share_their_decimals():
     assert (rate["control"], rate["abs_lift"]) == ("10.0%", "+6.5 pp")
     # Without the metric's decimals a row keeps its own (the old behaviour).
     assert result_row(rows[1])["control"] == "1.98"
+
+
+# --- labels that fit ----------------------------------------------------------
+
+
+def test_axis_labels_are_thinned_and_the_last_day_is_kept():
+    days = [f"2024-06-{d:02d}" for d in range(1, 17)]  # 16 days, 40 px apart
+    positions = [64 + 40.0 * i for i in range(16)]
+    chosen = charts.thinned(positions, days, 11)
+    assert chosen[0] == 0 and chosen[-1] == 15  # first and last day shown
+    # "2024-06-15" beside "2024-06-16" was the collision: the one before the
+    # last is dropped, and no two drawn labels are closer than a label's width.
+    assert 14 not in chosen
+    room = charts.text_width("2024-06-15", 11)
+    gaps = [
+        positions[b] - positions[a] for a, b in zip(chosen, chosen[1:], strict=False)
+    ]
+    assert min(gaps) > room
+    # Few days: every one is drawn.
+    assert charts.thinned([0.0, 300.0, 600.0], days[:3], 11) == [0, 1, 2]
+
+
+def test_long_labels_are_ellipsised_with_the_full_text_as_a_tooltip():
+    name = "Transactions per customer (secondary, a long registered name)"
+    root = svg_root(
+        charts.forest_plot([charts.ForestRow(name, 0.1, "urgent vs control", 0.0, 0.2)])
+    )
+    label = next(t for t in find(root, "text") if (t.text or "").startswith("Trans"))
+    assert label.text.endswith("…") and len(label.text) < len(name)
+    assert label.find(f"{SVG}title").text == name
+    # A label that fits has no tooltip and no ellipsis.
+    short = svg_root(charts.forest_plot([charts.ForestRow("CSAT", 0.1)]))
+    csat = next(t for t in find(short, "text") if t.text == "CSAT")
+    assert csat.find(f"{SVG}title") is None
+
+
+def test_legends_sit_above_the_plot_area():
+    points = [charts.LiftPoint(f"2024-06-{d:02d}", 0.1, 0.0, 0.2) for d in (1, 2, 3)]
+    series = [
+        charts.LiftSeries(f"variant_{n}_with_a_long_name", points) for n in "abcd"
+    ]
+    root = svg_root(charts.cumulative_lift_chart(series))
+    grid_top = min(
+        float(line.get("y1")) for line in find(root, "line") if line.get("x1") == "64"
+    )
+    keys = [r for r in find(root, "rect") if r.get("width") == "12"]
+    assert len(keys) == 4
+    assert all(float(r.get("y")) + float(r.get("height")) < grid_top for r in keys)
+    # Four long names do not fit one row: the legend wraps to a second row.
+    assert len({r.get("y") for r in keys}) == 2

@@ -1,6 +1,6 @@
 // The layout check of tests/report/test_report_layout.py: runs in the harness
 // page once every iframe has loaded and writes one finding per defect into
-// <pre id="layout">.
+// a "pre" element with the id "layout".
 function measure(name, doc) {
   const found = [];
   const root = doc.documentElement;

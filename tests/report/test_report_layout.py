@@ -60,7 +60,7 @@ def layout_findings(page: Path, width: int, profile: Path) -> dict[str, object]:
         page.resolve().as_uri(),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=90)
-    match = re.search(r'<pre id="layout">(.*?)</pre>', result.stdout, re.S)
+    match = re.search(r"<pre id=\"layout\">([^<]*)</pre>", result.stdout)
     assert match, result.stderr[-2000:]
     findings: dict[str, object] = json.loads(html.unescape(match.group(1)))
     return findings
@@ -86,3 +86,29 @@ def test_report_pages_fit_and_chart_texts_never_collide(layout_report, width, tm
     )
     assert findings["pages"] == len(pages)
     assert findings["found"] == []
+
+
+def test_layout_check_finds_overflow_and_collisions(tmp_path):
+    """The check itself, on a page with each defect it must catch."""
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<!doctype html><html><body style='margin:0'>"
+        "<div style='overflow-x:auto'><table><tr>"
+        + "<td style='white-space:nowrap'>a wide cell</td>"
+        * 80
+        + "</tr></table></div>"
+        '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="60">'
+        "<title>bad chart</title>"
+        '<text x="10" y="30" font-size="12">2024-06-15</text>'
+        '<text x="40" y="30" font-size="12">2024-06-16</text>'
+        '<text x="280" y="50" font-size="12">runs off the edge</text></svg>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    findings = layout_findings(harness(tmp_path, [page], 1280), 1280, tmp_path / "p")
+    found = "\n".join(findings["found"])  # type: ignore[arg-type]
+    assert findings["pages"] == 1
+    assert "table 0" in found and "scrolls sideways" in found
+    assert '"2024-06-15" overlaps "2024-06-16"' in found
+    assert '"runs off the edge" runs outside the chart' in found
+    assert "the page scrolls sideways" not in found  # the table's box scrolls

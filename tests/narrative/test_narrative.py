@@ -210,3 +210,80 @@ def test_suppressed_cell_sentences():
     assert suppressed_summary("x", guardrail=True) == (
         "No result shown: x; guardrail inconclusive."
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.37, "0.37"),
+        (0.99, "0.99"),  # 0.99 itself still has its two digits
+        (0.996, "> 0.99"),  # "{:.2g}" of 0.996 is "1"
+        (1.0, "> 0.99"),  # a capped adjusted p never reads "1"
+        (0.00005, "< 0.0001"),
+        (None, "—"),
+    ],
+)
+def test_report_p_value_never_prints_one(value, expected):
+    assert fmt.p_value(value) == expected
+
+
+def test_p_phrases_in_sentences():
+    assert format_p(1.0) == "p > 0.99"
+    assert format_p(0.9951) == "p > 0.99"
+    assert fmt.p_phrase(0.5) == "p = 0.5"
+    assert fmt.p_phrase(0.00001) == "p < 0.0001"
+    assert fmt.p_phrase(1.0) == "p > 0.99"
+    assert fmt.p_phrase(None) == "p = —"
+
+
+@pytest.mark.parametrize(
+    ("count", "noun", "expected"),
+    [
+        (1, "registered experiment", "1 registered experiment"),
+        (5, "registered experiment", "5 registered experiments"),
+        (0, "day", "0 days"),
+        (1.0, "more day", "1 more day"),
+        (63.4, "more day", "63 more days"),
+        (1234, "unit", "1,234 units"),
+        (None, "day", "— days"),
+    ],
+)
+def test_plural_agrees_with_the_count(count, noun, expected):
+    assert fmt.plural(count, noun) == expected
+
+
+def test_plural_with_an_irregular_noun():
+    assert fmt.plural(2, "analysis", "analyses") == "2 analyses"
+    assert fmt.plural(1, "analysis", "analyses") == "1 analysis"
+
+
+def test_absent_attributes_read_not_recorded():
+    assert fmt.attribute("(missing)") == "not recorded"
+    assert fmt.attribute(None) == "not recorded"
+    assert fmt.attribute("") == "not recorded"
+    assert fmt.attribute("vip") == "vip"
+    assert fmt.attribute("2-4") == "2-4"
+
+
+@pytest.mark.parametrize(
+    ("value", "aggregation", "expected"),
+    [
+        # A rate's effect in percentage points, three significant digits:
+        # 0.0645 * 100 = 6.45 -> "+6.45 pp".
+        (0.0645, "binary", "+6.45 pp"),
+        (-0.0012, "binary", "-0.120 pp"),  # 0.12 pp to three digits
+        (9.9, "sum", "+9.90"),  # 9.9 to three significant digits
+        (1.77, "mean", "+1.77"),
+        (None, "binary", "—"),
+    ],
+)
+def test_uplift_of_a_rate_is_in_percentage_points(value, aggregation, expected):
+    assert fmt.uplift(value, aggregation) == expected
+
+
+def test_metric_change_of_a_rate_is_in_percentage_points():
+    # 0.0645 as a rate is 6.45 pp; with the row's two decimals "+6.45 pp",
+    # on its own two significant digits "+6.5 pp"; not a rate: "+0.065".
+    assert fmt.metric_change(0.0645, "binary", 2) == "+6.45 pp"
+    assert fmt.metric_change(0.0645, "binary") == "+6.5 pp"
+    assert fmt.metric_change(0.0645, "mean") == "+0.065"

@@ -18,6 +18,7 @@ import pytest
 
 from xpkit.narrative import report as fmt
 from xpkit.report import SECTIONS, build_report, charts, page_file_name
+from xpkit.report.common import metric_decimals, result_row
 
 SVG = "{http://www.w3.org/2000/svg}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
@@ -207,7 +208,7 @@ def test_formatting_precision():
     assert fmt.p_value(1.19e-36) == "< 0.0001"
     assert fmt.p_value(0.004034) == "0.004"
     assert fmt.p_value(0.0692) == "0.069"
-    assert fmt.p_value(1.0) == "1"
+    assert fmt.p_value(1.0) == "> 0.99"  # never a bare "1"
     assert fmt.metric_value(0.259615, "binary") == "26.0%"
     assert fmt.metric_change(0.0796, "binary") == "+8.0 pp"
     assert fmt.metric_value(28.815823, "ratio") == "28.8"
@@ -566,7 +567,10 @@ def test_planned_experiment_says_no_data_in_every_data_section(demo_report):
     for anchor in ("summary", "results", "forest", "cumulative", "balance", "segments"):
         assert "Planned experiment: no data yet" in sections[anchor], anchor
     if "Not available yet" not in sections["power"]:
-        assert "Planned experiment: no data yet" in sections["power"]
+        # The power figures are computed from the design: no "no data yet"
+        # above them, a note that progress starts with the first unit.
+        assert "no data yet" not in sections["power"]
+        assert "the figures below are its design" in sections["power"]
     assert "Screening minutes per resume" in sections["hypothesis"]
 
 
@@ -792,7 +796,14 @@ def test_report_shows_decisions_power_and_escapes_awkward_ids(full_report):
     e003 = section_texts(parse_page(pages["E003"]))
     assert "Do not start" in e003["summary"]
     assert "about 250 more days" in e003["power"]
-    assert "Planned experiment: no data yet" in e003["power"]
+    assert "Planned experiment: the figures below are its design" in e003["power"]
+    assert "no data yet" not in e003["power"]
+    # E005 has ended (completed) 3.4 days short of its projection: no
+    # projection of days to go is shown for it.
+    e005 = section_texts(parse_page(pages["E005"]))
+    assert "80.5%" in e005["power"]
+    assert "Projected days" not in e005["power"]
+    assert "more day" not in e005["power"]
     e004 = section_texts(parse_page(pages["E004"]))
     assert "Winner per segment: High-Value Recent: urgent (+57%)" in e004["segments"]
 
@@ -928,3 +939,81 @@ def test_report_renders_in_headless_chromium(full_report, tmp_path):
         assert near(counts, "#1b2a41") > 1280 * 60, "the page header is missing"
         assert near(counts, badge) > 200, f"{badge} is not drawn on {page.name}"
         assert near(counts, "#eef1f5") > 0.05 * pixels  # the page background
+
+
+# --- the results table's rows ----------------------------------------------
+
+
+def test_a_metrics_rows_share_their_decimals():
+    # Control 1.9846 in both rows. Row 1 (vs 2.057): the larger mean to 3
+    # significant digits needs 2 decimals, the change 0.0724 to 2 needs 3.
+    # Row 2 (vs 2.53): 2 and 2 (change 0.5454). The metric takes 3, so row 2
+    # reads 1.985, 2.530, +0.545 (not 1.98, 2.53, +0.55 below 1.985).
+    rows = [
+        {"metric_id": "tx", "aggregation": "mean", "mean_control": 1.9846,
+         "mean_treatment": 2.057, "abs_lift": 0.0724},
+        {"metric_id": "tx", "aggregation": "mean", "mean_control": 1.9846,
+         "mean_treatment": 2.53, "abs_lift": 0.5454},
+        {"metric_id": "rate", "aggregation": "binary", "mean_control": 0.10,
+         "mean_treatment": 0.1645, "abs_lift": 0.0645},
+    ]  # fmt: skip
+    places = metric_decimals(rows)
+    # The rate in percent: 16.45 -> 1 decimal, change 6.45 -> 1 decimal.
+    assert places == {"tx": 3, "rate": 1}
+    second = result_row(rows[1], places["tx"])
+    assert (second["control"], second["treatment"]) == ("1.985", "2.530")
+    assert second["abs_lift"] == "+0.545"
+    rate = result_row(rows[2], places["rate"])
+    assert (rate["control"], rate["abs_lift"]) == ("10.0%", "+6.5 pp")
+    # Without the metric's decimals a row keeps its own (the old behaviour).
+    assert result_row(rows[1])["control"] == "1.98"
+
+
+# --- labels that fit ----------------------------------------------------------
+
+
+def test_axis_labels_are_thinned_and_the_last_day_is_kept():
+    days = [f"2024-06-{d:02d}" for d in range(1, 17)]  # 16 days, 40 px apart
+    positions = [64 + 40.0 * i for i in range(16)]
+    chosen = charts.thinned(positions, days, 11)
+    assert chosen[0] == 0 and chosen[-1] == 15  # first and last day shown
+    # "2024-06-15" beside "2024-06-16" was the collision: the one before the
+    # last is dropped, and no two drawn labels are closer than a label's width.
+    assert 14 not in chosen
+    room = charts.text_width("2024-06-15", 11)
+    gaps = [
+        positions[b] - positions[a] for a, b in zip(chosen, chosen[1:], strict=False)
+    ]
+    assert min(gaps) > room
+    # Few days: every one is drawn.
+    assert charts.thinned([0.0, 300.0, 600.0], days[:3], 11) == [0, 1, 2]
+
+
+def test_long_labels_are_ellipsised_with_the_full_text_as_a_tooltip():
+    name = "Transactions per customer (secondary, a long registered name)"
+    root = svg_root(
+        charts.forest_plot([charts.ForestRow(name, 0.1, "urgent vs control", 0.0, 0.2)])
+    )
+    label = next(t for t in find(root, "text") if (t.text or "").startswith("Trans"))
+    assert label.text.endswith("…") and len(label.text) < len(name)
+    assert label.find(f"{SVG}title").text == name
+    # A label that fits has no tooltip and no ellipsis.
+    short = svg_root(charts.forest_plot([charts.ForestRow("CSAT", 0.1)]))
+    csat = next(t for t in find(short, "text") if t.text == "CSAT")
+    assert csat.find(f"{SVG}title") is None
+
+
+def test_legends_sit_above_the_plot_area():
+    points = [charts.LiftPoint(f"2024-06-{d:02d}", 0.1, 0.0, 0.2) for d in (1, 2, 3)]
+    series = [
+        charts.LiftSeries(f"variant_{n}_with_a_long_name", points) for n in "abcd"
+    ]
+    root = svg_root(charts.cumulative_lift_chart(series))
+    grid_top = min(
+        float(line.get("y1")) for line in find(root, "line") if line.get("x1") == "64"
+    )
+    keys = [r for r in find(root, "rect") if r.get("width") == "12"]
+    assert len(keys) == 4
+    assert all(float(r.get("y")) + float(r.get("height")) < grid_top for r in keys)
+    # Four long names do not fit one row: the legend wraps to a second row.
+    assert len({r.get("y") for r in keys}) == 2

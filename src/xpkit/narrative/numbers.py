@@ -25,8 +25,13 @@ def decimals(mean_control: float, mean_treatment: float) -> int:
 
 
 def format_p(p: float) -> str:
-    """A p-value with two significant digits (``< 0.0001`` below that)."""
-    return "p < 0.0001" if p < 0.0001 else f"p = {p:.2g}"
+    """A p-value with two significant digits (``< 0.0001`` below that, and
+    ``> 0.99`` above 0.99, where two digits would print a bare 1)."""
+    if p < 0.0001:
+        return "p < 0.0001"
+    if p > 0.99:
+        return "p > 0.99"
+    return f"p = {p:.2g}"
 
 
 def pct(value: float) -> str:

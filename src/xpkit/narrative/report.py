@@ -11,6 +11,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from xpkit.narrative.numbers import format_p
 from xpkit.stats.numbers import finite
 
 DASH = "—"
@@ -77,7 +78,17 @@ def p_value(value: Any) -> str:
         return DASH
     if number < 0.0001:
         return "< 0.0001"
+    if number > 0.99:
+        # Two significant digits would round 0.996 (or a capped adjusted p
+        # of 1) to "1", which reads as certainty of no effect.
+        return "> 0.99"
     return f"{number:.2g}"
+
+
+def p_phrase(value: Any) -> str:
+    """A p-value in a sentence: "p = 0.37", "p < 0.0001", "p > 0.99"."""
+    number = finite(value)
+    return f"p = {DASH}" if number is None else format_p(number)
 
 
 def _decimals(*values: float, digits: int = 3) -> int:
@@ -148,6 +159,18 @@ def metric_change(value: Any, aggregation: Any, decimals: int | None = None) -> 
     return f"{figure:+,.{decimals}f}"
 
 
+def uplift(value: Any, aggregation: Any) -> str:
+    """A per-unit effect (a CATE, an observed uplift) to three significant
+    digits: percentage points for binary metrics (0.0645 -> +6.45 pp), signed
+    units otherwise (9.9 -> +9.90)."""
+    figure = finite(value)
+    if figure is None:
+        return DASH
+    if aggregation == "binary":
+        return f"{number(figure * 100, signed=True)} pp"
+    return number(figure, signed=True)
+
+
 def interval(
     low: Any,
     high: Any,
@@ -187,6 +210,28 @@ def timestamp(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S")
     text = str(value)
     return text[:19] if text and text.lower() not in ("nan", "nat", "none") else DASH
+
+
+def plural(count: Any, noun: str, nouns: str | None = None) -> str:
+    """A count with its noun in the right number: 1 experiment, 5 experiments."""
+    figure = finite(count)
+    if figure is None:
+        return f"{DASH} {nouns or noun + 's'}"
+    word = noun if figure == 1 else nouns or noun + "s"
+    return f"{round(figure):,} {word}"
+
+
+NOT_RECORDED = "not recorded"
+
+
+def attribute(value: Any) -> str:
+    """A unit attribute's value; absent ones (None, "(missing)") as "not recorded"."""
+    if value is None:
+        return NOT_RECORDED
+    text = str(value).strip()
+    if not text or text.lower() in ("(missing)", "nan", "none", "null"):
+        return NOT_RECORDED
+    return text
 
 
 def decision_label(decision: Any) -> str:

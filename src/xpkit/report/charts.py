@@ -87,6 +87,106 @@ def _clip(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
+# Advance widths of the sans-serif stack in ems (Arial/Helvetica metrics,
+# rounded up), so that a label's width is known before a browser draws it.
+_NARROW = set("il.,:;'|!ijtfI[]()") | {" "}
+_WIDE = set("mwMW%@")
+
+
+def text_width(text: str, size: float) -> float:
+    """Estimated drawn width of ``text`` at font ``size`` (px), on the wide side."""
+    ems = 0.0
+    for char in text:
+        if char in _NARROW:
+            ems += 0.32
+        elif char in _WIDE:
+            ems += 0.9
+        elif char.isupper():
+            ems += 0.7
+        else:
+            ems += 0.58
+    return ems * size
+
+
+def fit(text: str, size: float, room: float) -> str:
+    """``text`` ellipsised to fit ``room`` px at font ``size`` (whole when it fits)."""
+    if text_width(text, size) <= room:
+        return text
+    cut = text
+    while cut and text_width(cut + "…", size) > room:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
+
+
+def _label(
+    x: float,
+    y: float,
+    content: str,
+    room: float,
+    *,
+    anchor: str = "start",
+    size: int = 12,
+    fill: str = INK,
+    weight: str | None = None,
+) -> str:
+    """A text fitted to ``room`` px; when cut, its full text is a tooltip
+    (an SVG ``<title>`` child)."""
+    shown = fit(content, size, room)
+    element = _text(x, y, shown, anchor=anchor, size=size, fill=fill, weight=weight)
+    if shown == content:
+        return element
+    return element[: -len("</text>")] + f"<title>{escape(content)}</title></text>"
+
+
+def _legend(
+    items: Sequence[tuple[str, str, str]], x: float, y: float, room: float
+) -> tuple[list[str], float]:
+    """Legend entries (name, colour, "box" or "line") in rows from (x, y) within
+    ``room`` px, outside any plot area; returns the elements and the height used."""
+    body: list[str] = []
+    cx, row = x, 0
+    for name, colour, kind in items:
+        shown = fit(name, 11, min(room - 18, 220))
+        step = 18 + text_width(shown, 11) + 16
+        if cx > x and cx + step > x + room:
+            cx, row = x, row + 1
+        top = y + 16 * row
+        if kind == "line":
+            body.append(
+                f'<rect x="{_num(cx)}" y="{_num(top + 4)}" width="12" height="3" '
+                f'fill="{colour}"/>'
+            )
+        else:
+            body.append(
+                f'<rect x="{_num(cx)}" y="{_num(top)}" width="12" height="11" '
+                f'rx="2" fill="{colour}"/>'
+            )
+        body.append(_label(cx + 18, top + 10, name, min(room - 18, 220), size=11))
+        cx += step
+    return body, 16.0 * (row + 1) if items else 0.0
+
+
+def thinned(
+    positions: Sequence[float], labels: Sequence[str], size: float
+) -> list[int]:
+    """Indices of the axis labels to draw so that none overlaps the next: every
+    k-th, the last always, the one before it dropped when too close."""
+    if not positions:
+        return []
+    widest = max(text_width(label, size) for label in labels) + 10
+    if len(positions) == 1:
+        return [0]
+    spacing = abs(positions[1] - positions[0]) or 1.0
+    every = max(1, math.ceil(widest / spacing))
+    chosen = list(range(0, len(positions), every))
+    last = len(positions) - 1
+    if chosen[-1] != last:
+        if abs(positions[last] - positions[chosen[-1]]) < widest and len(chosen) > 1:
+            chosen.pop()
+        chosen.append(last)
+    return chosen
+
+
 def _svg(width: float, height: float, label: str, body: Sequence[str]) -> str:
     """Wrap chart elements in an accessible, standalone <svg> element."""
     return (
@@ -240,7 +340,9 @@ def forest_plot(rows: Sequence[ForestRow], title: str = "Relative lift") -> str:
     def x(value: float) -> float:
         return left + (value - low) / span * plot_w
 
-    body = [_text(left, 16, title, size=12, fill=MUTED, weight="600")]
+    body = [
+        _label(left, 16, title, width - left - 8, size=12, fill=MUTED, weight="600")
+    ]
     bottom = top + row_height * len(rows)
     for tick in ticks:
         body.append(
@@ -270,19 +372,20 @@ def forest_plot(rows: Sequence[ForestRow], title: str = "Relative lift") -> str:
         if disagree[index]:
             colour, dash = DISAGREE_COLOUR, ' stroke-dasharray="5 4"'
         if row.sublabel:
-            body.append(_text(left - 10, cy - 2, _clip(row.label, 34), anchor="end"))
+            body.append(_label(left - 10, cy - 2, row.label, left - 18, anchor="end"))
             body.append(
-                _text(
+                _label(
                     left - 10,
                     cy + 12,
-                    _clip(row.sublabel, 36),
+                    row.sublabel,
+                    left - 18,
                     anchor="end",
                     size=11,
                     fill=MUTED,
                 )
             )
         else:
-            body.append(_text(left - 10, cy + 4, _clip(row.label, 34), anchor="end"))
+            body.append(_label(left - 10, cy + 4, row.label, left - 18, anchor="end"))
         estimate = finite(row.estimate)
         lo, hi = finite(row.low), finite(row.high)
         if estimate is None:
@@ -373,7 +476,18 @@ def cumulative_lift_chart(
     if not days or not values:
         return _empty(label, "No daily data to plot")
     width, left, right, top, bottom_pad = 760.0, 64.0, 48.0, 40.0, 44.0
-    height = 300.0
+    # The legend sits in its own rows between the title and the plot.
+    legend, legend_h = _legend(
+        [
+            (s.name, SERIES_COLOURS[n % len(SERIES_COLOURS)], "box")
+            for n, s in enumerate(series)
+        ],
+        left,
+        24,
+        width - left - right,
+    )
+    top += legend_h
+    height = 300.0 + legend_h
     plot_w, plot_h = width - left - right, height - top - bottom_pad
     low, high = _domain(values)
     ticks = [t for t in nice_ticks(low, high) if low <= t <= high] or [0.0]
@@ -390,7 +504,9 @@ def cumulative_lift_chart(
 
     position = {day: index for index, day in enumerate(days)}
     opacity = "0.16" if len(series) == 1 else "0.09"
-    body = [_text(left, 16, title, size=12, fill=MUTED, weight="600")]
+    body = [
+        _label(left, 16, title, width - left - 8, size=12, fill=MUTED, weight="600")
+    ]
     for tick in ticks:
         body.append(
             f'<line x1="{_num(left)}" y1="{_num(y(tick))}" x2="{_num(width - right)}" '
@@ -412,12 +528,12 @@ def cumulative_lift_chart(
             f'y2="{_num(y(0))}" stroke="{INK}" stroke-width="1.2" '
             'stroke-dasharray="4 3"/>'
         )
-    every = max(1, math.ceil(len(days) / 8))
-    for index, day in enumerate(days):
-        if index % every == 0 or index == len(days) - 1:
-            body.append(
-                _text(x(index), height - 22, day, anchor="middle", size=11, fill=MUTED)
+    for index in thinned([x(i) for i in range(len(days))], days, 11):
+        body.append(
+            _text(
+                x(index), height - 22, days[index], anchor="middle", size=11, fill=MUTED
             )
+        )
     for number, s in enumerate(series):
         colour = SERIES_COLOURS[number % len(SERIES_COLOURS)]
         # Split the series into runs of consecutive drawable points.
@@ -464,14 +580,7 @@ def cumulative_lift_chart(
                     f'<circle cx="{_num(px)}" cy="{_num(y(est))}" r="3.5" '
                     f'fill="{colour}"/>'
                 )
-        legend_x = width - right - 150 * (len(series) - number)
-        body.append(
-            f'<rect x="{_num(legend_x)}" y="8" width="12" height="12" rx="2" '
-            f'fill="{colour}"/>'
-        )
-        name = _clip(s.name, 18)
-        body.append(_text(legend_x + 18, 18, name, size=11))
-    return _svg(width, height, label, body)
+    return _svg(width, height, label, body + legend)
 
 
 # --- assignment balance ----------------------------------------------------
@@ -514,8 +623,7 @@ def balance_bars(bars: Sequence[BalanceBar], mismatch: bool = False) -> str:
     ]
     for index, bar in enumerate(bars):
         y0 = top + group * index
-        name = _clip(bar.variant, 22)
-        body.append(_text(left - 10, y0 + 20, name, anchor="end"))
+        body.append(_label(left - 10, y0 + 20, bar.variant, left - 18, anchor="end"))
         for offset, share, colour in (
             (4.0, finite(bar.expected_share), EXPECTED_COLOUR),
             (20.0, finite(bar.observed_share), observed_colour),
@@ -623,17 +731,24 @@ def segment_heatmap(
     width = max(left + cell_w * len(columns) + 20, 640.0)
     height = top + cell_h * len(rows) + 40
     body = [
-        _text(left, 16, title, size=12, fill=MUTED, weight="600"),
+        _label(left, 16, title, width - left - 8, size=12, fill=MUTED, weight="600"),
     ]
     for j, column in enumerate(columns):
-        name = _clip(column, 16)
         body.append(
-            _text(left + cell_w * (j + 0.5), top - 10, name, anchor="middle", size=12)
+            _label(
+                left + cell_w * (j + 0.5),
+                top - 10,
+                column,
+                cell_w - 8,
+                anchor="middle",
+                size=12,
+            )
         )
     for i, row in enumerate(rows):
         y0 = top + cell_h * i
-        name = _clip(row, 34)
-        body.append(_text(left - 10, y0 + cell_h / 2 + 4, name, anchor="end"))
+        body.append(
+            _label(left - 10, y0 + cell_h / 2 + 4, row, left - 18, anchor="end")
+        )
         for j, column in enumerate(columns):
             x0 = left + cell_w * j
             cell = lookup.get((row, column))
@@ -762,20 +877,25 @@ def cate_heatmap(
     left, top, cell_w, cell_h = 150.0, 52.0, 96.0, 44.0
     width = max(left + cell_w * len(columns) + 20, 640.0)
     height = top + cell_h * len(rows) + 40
-    body = [_text(left, 16, title, size=12, fill=MUTED, weight="600")]
+    body = [
+        _label(left, 16, title, width - left - 8, size=12, fill=MUTED, weight="600")
+    ]
     for j, column in enumerate(columns):
         body.append(
-            _text(
+            _label(
                 left + cell_w * (j + 0.5),
                 top - 10,
-                _clip(column, 12),
+                column,
+                cell_w - 8,
                 anchor="middle",
                 size=12,
             )
         )
     for i, row in enumerate(rows):
         y0 = top + cell_h * i
-        body.append(_text(left - 10, y0 + cell_h / 2 + 4, _clip(row, 20), anchor="end"))
+        body.append(
+            _label(left - 10, y0 + cell_h / 2 + 4, row, left - 18, anchor="end")
+        )
         for j, column in enumerate(columns):
             x0 = left + cell_w * j
             cell = lookup.get((row, column))
@@ -851,7 +971,24 @@ def uplift_chart(
     if not values:
         return _empty(label, "No uplift curve")
     width, left, right, top, bottom_pad = 760.0, 72.0, 24.0, 40.0, 48.0
-    height = 300.0
+    # The legend sits in its own rows between the title and the plot.
+    legend, legend_h = _legend(
+        [
+            (
+                name,
+                MUTED
+                if number == len(lines) - 1
+                else SERIES_COLOURS[number % len(SERIES_COLOURS)],
+                "line",
+            )
+            for number, (name, _) in enumerate(lines)
+        ],
+        left,
+        24,
+        width - left - right,
+    )
+    top += legend_h
+    height = 300.0 + legend_h
     plot_w, plot_h = width - left - right, height - top - bottom_pad
     low, high = _domain(values)
     ticks = [t for t in nice_ticks(low, high) if low <= t <= high] or [0.0]
@@ -863,7 +1000,9 @@ def uplift_chart(
     def y(value: float) -> float:
         return top + (high - value) / span * plot_h
 
-    body = [_text(left, 16, title, size=12, fill=MUTED, weight="600")]
+    body = [
+        _label(left, 16, title, width - left - 8, size=12, fill=MUTED, weight="600")
+    ]
     for tick in ticks:
         body.append(
             f'<line x1="{_num(left)}" y1="{_num(y(tick))}" x2="{_num(width - right)}" '
@@ -895,7 +1034,7 @@ def uplift_chart(
             fill=MUTED,
         )
     )
-    for number, (name, points) in enumerate(lines):
+    for number, (_name, points) in enumerate(lines):
         is_random = number == len(lines) - 1
         colour = MUTED if is_random else SERIES_COLOURS[number % len(SERIES_COLOURS)]
         drawn = [
@@ -919,9 +1058,4 @@ def uplift_chart(
             body.append(
                 f'<circle cx="{_num(px)}" cy="{_num(py)}" r="2.5" fill="{colour}"/>'
             )
-        legend_x = left + 8 + 130 * number
-        body.append(
-            f'<rect x="{_num(legend_x)}" y="24" width="12" height="3" fill="{colour}"/>'
-        )
-        body.append(_text(legend_x + 18, 30, _clip(name, 16), size=11))
-    return _svg(width, height, label, body)
+    return _svg(width, height, label, body + legend)

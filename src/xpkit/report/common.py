@@ -17,6 +17,7 @@ __all__ = [
     "LEARNER_NAMES",
     "DECISION_COLUMNS",
     "AGGREGATION_LABELS",
+    "metric_decimals",
     "missing_notice",
     "adjusted_interval",
     "adjusted_label",
@@ -223,11 +224,26 @@ def chance(value: Any) -> str:
     return fmt.pct(number, signed=False)
 
 
-def result_row(r: Mapping[str, Any]) -> dict[str, Any]:
-    """One experiment_results row formatted for the metric table."""
+def metric_decimals(rows: Iterable[Mapping[str, Any]]) -> dict[Any, int]:
+    """Decimals per metric: the most any of its comparisons needs, so that the
+    control mean reads the same in every row (1.985, never 1.985 then 1.98)."""
+    places: dict[Any, int] = {}
+    for r in rows:
+        need = fmt.row_decimals(
+            r.get("mean_control"), r.get("mean_treatment"), r.get("aggregation")
+        )
+        key = r.get("metric_id")
+        places[key] = max(need, places.get(key, need))
+    return places
+
+
+def result_row(r: Mapping[str, Any], places: int | None = None) -> dict[str, Any]:
+    """One experiment_results row formatted for the metric table (``places``:
+    the decimals of its metric's rows, else the row's own)."""
     aggregation = r.get("aggregation")
     mean_c, mean_t = r.get("mean_control"), r.get("mean_treatment")
-    places = fmt.row_decimals(mean_c, mean_t, aggregation)
+    if places is None:
+        places = fmt.row_decimals(mean_c, mean_t, aggregation)
     reduction = finite(r.get("variance_reduction"))
     variance = ""
     if reduction is not None:

@@ -105,6 +105,7 @@ def _environment() -> Environment:
         decision_label=fmt.decision_label,
         css=fmt.css_token,
         sentence=fmt.sentence,
+        plural=fmt.plural,
     )
     return env
 
@@ -278,7 +279,7 @@ class ReportBuilder:
         context.update(
             segment_section(self, eid, registered, decision, has_data, no_data)
         )
-        context.update(power_section(self, eid, has_data, no_data))
+        context.update(power_section(self, eid, has_data, no_data, status))
         context.update(compliance_section(self, eid, has_data, no_data))
         context.update(planned_assignment_section(self, eid, status))
         context.update(heterogeneity_section(self, eid, has_data, no_data))

@@ -56,7 +56,7 @@ def balance_section(
                 if df
                 else ""
             )
-            + f", p = {fmt.p_value(p)} (mismatch when p < {SRM_THRESHOLD:g})"
+            + f", {fmt.p_phrase(p)} (mismatch when p < {SRM_THRESHOLD:g})"
         )
         text = (
             "Sample ratio mismatch: the arms' sizes differ from the allocation "
@@ -69,7 +69,7 @@ def balance_section(
     health_text = ""
     if health is not None:
         health_text = (
-            f"{fmt.integer(health.get('units_exposed'))} units exposed, "
+            f"{fmt.plural(health.get('units_exposed'), 'unit')} exposed, "
             f"{fmt.integer(health.get('units_analysed'))} analysed, "
             f"{fmt.integer(health.get('multi_variant_units'))} excluded for seeing "
             "more than one variant; "

@@ -61,7 +61,7 @@ def cumulative_section(
         last = [(v, pts[-1]) for v, pts in points.items() if pts]
         note = "; ".join(
             f"{variant}: {fmt.pct(point.get('rel_lift'))} after "
-            f"{fmt.integer(arm_units(point))} units"
+            f"{fmt.plural(arm_units(point), 'unit')}"
             for variant, point in last
         )
         charts_out.append(

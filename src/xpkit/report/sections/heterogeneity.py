@@ -79,6 +79,8 @@ def cate(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:
     metric_id = (first(rows) or {}).get("metric_id")
     metric = report.metrics.get(metric_id, {})
     direction = metric.get("desired_direction")
+    # A rate's uplift reads in percentage points (+6.45 pp, not +0.0645).
+    aggregation = metric.get("aggregation")
     heat = [r for r in rows if r.get("output") == "heatmap"]
     roi = [r for r in rows if r.get("output") == "roi_curve"]
     names = LEARNER_NAMES
@@ -98,8 +100,8 @@ def cate(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:
                     charts.cate_heatmap(
                         [
                             charts.CateCell(
-                                row=str(r.get("segment")),
-                                column=str(r.get("activity_bin")),
+                                row=fmt.attribute(r.get("segment")),
+                                column=fmt.attribute(r.get("activity_bin")),
                                 value=finite(r.get("mean_cate")),
                                 units=r.get("units"),
                             )
@@ -118,12 +120,12 @@ def cate(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:
             low = min(shown, key=lambda r: r["mean_cate"])
             extremes.append(
                 f"{names.get(learner, learner)}: largest "
-                f"{fmt.number(top['mean_cate'], signed=True)} in "
+                f"{fmt.uplift(top['mean_cate'], aggregation)} in "
                 f"{top.get('segment')} / activity {top.get('activity_bin')} "
-                f"(observed {fmt.number(top.get('observed_uplift'), signed=True)}),"
-                f" smallest {fmt.number(low['mean_cate'], signed=True)} in "
+                f"(observed {fmt.uplift(top.get('observed_uplift'), aggregation)}),"
+                f" smallest {fmt.uplift(low['mean_cate'], aggregation)} in "
                 f"{low.get('segment')} / activity {low.get('activity_bin')} "
-                f"(observed {fmt.number(low.get('observed_uplift'), signed=True)})."
+                f"(observed {fmt.uplift(low.get('observed_uplift'), aggregation)})."
             )
     series, random, table = [], [], []
     for learner in hte_learners(roi):
@@ -154,8 +156,8 @@ def cate(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:
                         "learner": names.get(learner, learner),
                         "share": fmt.pct(r.get("budget_share"), signed=False),
                         "units": fmt.integer(r.get("units")),
-                        "predicted": fmt.number(r.get("mean_cate"), signed=True),
-                        "observed": fmt.number(r.get("observed_uplift"), signed=True),
+                        "predicted": fmt.uplift(r.get("mean_cate"), aggregation),
+                        "observed": fmt.uplift(r.get("observed_uplift"), aggregation),
                         "gain": fmt.number(r.get("incremental_outcome")),
                         "random": fmt.number(r.get("random_outcome")),
                     }
@@ -199,8 +201,8 @@ def cohorts(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:
     return {
         "cohorts": [
             {
-                "segment": r.get("segment"),
-                "activity_bin": r.get("activity_bin"),
+                "segment": fmt.attribute(r.get("segment")),
+                "activity_bin": fmt.attribute(r.get("activity_bin")),
                 "signup_month": fmt.integer(r.get("signup_month")),
                 "units": fmt.integer(r.get("units")),
                 "treatment_rate": fmt.pct(r.get("treatment_rate"), signed=False),

@@ -35,7 +35,7 @@ def methodology(
         "Units: each unit is analysed in the arm it was first exposed to; units "
         "exposed to more than one variant are excluded. A unit's metrics count "
         "its events during the "
-        f"{fmt.integer(experiment.get('analysis_window_days'))} days after its "
+        f"{fmt.plural(experiment.get('analysis_window_days'), 'day')} after its "
         "first exposure; units without events count as 0.",
         "Tests: "
         + (
@@ -70,7 +70,7 @@ def methodology(
         "decision be to scale.",
         "CUPED: "
         + (
-            f"the same metric over the {fmt.integer(lookback)} days before first "
+            f"the same metric over the {fmt.plural(lookback, 'day')} before first "
             "exposure adjusts each lift (regression adjustment); reported beside "
             "the unadjusted figures, which the decision uses."
             if lookback

@@ -63,7 +63,7 @@ def planned_assignment_section(
     else:
         test = (
             f"chi-square = {fmt.number(first.get('srm_chi2'), 3)}, "
-            f"p = {fmt.p_value(p)} against the allocation weights"
+            f"{fmt.p_phrase(p)} against the allocation weights"
             + (
                 ": a mismatch, check the weights and the hashing"
                 if flag

@@ -20,15 +20,35 @@ __all__ = ["power_section"]
 
 
 def power_section(
-    report: ReportBuilder, experiment_id: Any, has_data: bool, no_data: dict[str, str]
+    report: ReportBuilder,
+    experiment_id: Any,
+    has_data: bool,
+    no_data: dict[str, str],
+    status: Any = None,
 ) -> dict[str, Any]:
+    """Progress towards the planned sample; a completed (or stopped) experiment
+    shows no projection of days to go, a planned one its design figures under
+    a note that progress starts with the first exposure."""
     if not report.data.has("experiment_power"):
         return {
             "power": [],
             "power_notices": [missing_notice("experiment_power", "power and progress")],
         }
-    notices = [] if has_data else [no_data]
     rows = report.data.for_experiment("experiment_power", experiment_id)
+    notices = [] if has_data else [no_data]
+    if not has_data and rows:
+        # The design figures below are computed; only progress has no data.
+        notices = [
+            {
+                "kind": "nodata",
+                "text": "Planned experiment: the figures below are its design "
+                "(the sample it needs); progress starts with the first exposed unit."
+                if status == "planned"
+                else "No units analysed yet: the figures below are the design; "
+                "progress starts with the first exposed unit.",
+            }
+        ]
+    ended = status in ("completed", "stopped")
     if not rows:
         notices.append(
             {
@@ -43,6 +63,9 @@ def power_section(
         aggregation = r.get("aggregation") or metric.get("aggregation")
         required = r.get("required_units_total")
         projected = finite(r.get("projected_days_to_target"))
+        if ended and projected != 0:
+            # No projection once it has ended; "target reached" stays a fact.
+            projected = None
         caption = (
             f"{fmt.integer(r.get('current_units'))} of "
             f"{fmt.integer(required)} planned units"
@@ -53,7 +76,7 @@ def power_section(
             caption += (
                 " · target reached"
                 if projected == 0
-                else f" · about {fmt.number(projected, 0)} more days at the "
+                else f" · about {fmt.plural(projected, 'more day')} at the "
                 "observed traffic"
             )
         baseline = fmt.metric_value(r.get("baseline_mean"), aggregation)
@@ -81,15 +104,18 @@ def power_section(
             ),
             ("Daily units", fmt.number(r.get("daily_units"))),
             ("Days observed", fmt.integer(r.get("days_observed"))),
-            (
-                "Projected days to target",
-                fmt.DASH
-                if projected is None
-                else "reached"
-                if projected == 0
-                else fmt.number(projected, 0),
-            ),
         ]
+        if not ended or projected == 0:
+            facts.append(
+                (
+                    "Projected days to target",
+                    fmt.DASH
+                    if projected is None
+                    else "reached"
+                    if projected == 0
+                    else fmt.number(projected, 0),
+                )
+            )
         if r.get("error_message"):
             facts.append(("Note", str(r["error_message"])))
         out.append(

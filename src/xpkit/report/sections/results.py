@@ -9,6 +9,7 @@ from markupsafe import Markup
 from xpkit.report import charts
 from xpkit.report.common import (
     adjusted_interval,
+    metric_decimals,
     missing_notice,
     result_row,
 )
@@ -44,8 +45,9 @@ def results_section(
             "forest_svg": "",
         }
     rows, forest = [], []
+    places = metric_decimals(results)
     for r in results:
-        rows.append(result_row(r))
+        rows.append(result_row(r, places[r.get("metric_id")]))
         role = r.get("role")
         suffix = f" ({role})" if role and role != "primary" else ""
         # The verdict colours the bar, so the bar is the verdict's

@@ -43,7 +43,7 @@ def tiles(
     balance = report.one("assignment_balance", eid)
     srm_note = "no test yet"
     if balance is not None and balance.get("srm_p_value") is not None:
-        srm_note = f"p = {fmt.p_value(balance.get('srm_p_value'))}"
+        srm_note = fmt.p_phrase(balance.get("srm_p_value"))
     days = (portfolio or {}).get("days_running")
     start, end = experiment.get("start_date"), experiment.get("end_date")
     if days is None and isinstance(start, date) and isinstance(end, date):
@@ -74,7 +74,7 @@ def tiles(
         },
         {
             "label": "Running",
-            "value": fmt.DASH if days is None else f"{fmt.integer(days)} days",
+            "value": fmt.DASH if days is None else fmt.plural(days, "day"),
             "note": dates(experiment),
         },
     ]
@@ -137,14 +137,14 @@ def design(
         ),
         (
             "Analysis window",
-            f"{fmt.integer(experiment.get('analysis_window_days'))} days after "
+            f"{fmt.plural(experiment.get('analysis_window_days'), 'day')} after "
             "first exposure",
         ),
         (
             "CUPED pre-period",
             "none"
             if not lookback
-            else f"{fmt.integer(lookback)} days before first exposure",
+            else f"{fmt.plural(lookback, 'day')} before first exposure",
         ),
         ("Dates", dates(experiment)),
         (

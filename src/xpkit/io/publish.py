@@ -1044,9 +1044,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.get("DOCS_DIR") or args.report_dir / "data_docs"
     )
     paths = Paths.of(args.database, args.report_dir, docs_dir)
-    label = " ".join(
-        ["xpkit.io.publish", *(argv if argv is not None else sys.argv[1:])]
-    )
+    label = " ".join(["xpkit.publish", *(argv if argv is not None else sys.argv[1:])])
     try:
         _environment(paths)  # XP_AS_OF is checked before anything is touched
         lock_timeout()

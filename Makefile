@@ -34,7 +34,7 @@ $(SPARK_TARGETS): export SPARK_LOCAL_IP ?= 127.0.0.1
 # pip prints one harmless line per local index location it skips; hide them.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help setup browser lock demo load build refresh rebuild publish test-bi validate report run test test-python test-smoke lint format docs settings-table clean query bench \
+.PHONY: help setup browser lock demo load build refresh rebuild publish test-bi validate report run test test-python test-slow test-smoke lint format docs settings-table clean query bench \
 	spark-setup test-spark spark-load spark-build spark-results spark-run
 
 help: ## List the targets
@@ -113,8 +113,14 @@ run: setup ## Set up, generate demo data, load it, build, check (gates, report) 
 
 test: setup lint test-python test-smoke test-spark ## Run the whole test suite (linters, pytest, the `make run` path, Spark parity)
 
+# The slow real-process suites (SIGKILL during a build, the package installed
+# into a consumer project, the S0 bench, reruns after new data) run in
+# `make test-slow`, not in `make test`: they would double its time.
 test-python: setup browser
-	@$(VENV)/bin/pytest -m "not spark"
+	@$(VENV)/bin/pytest -m "not spark and not slow"
+
+test-slow: setup browser ## The slow real-process suites (kills during a build, dbt package install, S0 bench, reruns); not in make test
+	@$(VENV)/bin/pytest -m "slow and not spark"
 
 define check_java
 	@test -x "$$JAVA_HOME/bin/java" || { echo "Spark needs Java 17: none found in /usr/lib/jvm;" \

@@ -385,6 +385,7 @@ def test_validate_missing_table_exits_2_naming_it(tmp_path, capsys):
     assert "run `make build`" in err
 
 
+@pytest.mark.slow
 @pytest.mark.warehouse
 def test_validate_demo_warehouse_passes_then_fails_on_injected_srm(
     tmp_path, capsys, monkeypatch

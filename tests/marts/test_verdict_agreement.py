@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -230,12 +231,16 @@ def assert_summaries_quote_the_verdicts_interval(frame: pd.DataFrame) -> None:
 CASES = [(7, "holm", "by_role"), (8, "bh", "by_role"), (9, "holm", "combined")]
 
 
-@pytest.mark.parametrize(("seed", "correction", "families"), CASES)
-def test_random_experiment_results_intervals_agree_with_verdicts(
-    seed, correction, families
-):
+@functools.cache
+def random_experiment_results(
+    seed: int, correction: str, families: str
+) -> pd.DataFrame:
+    """experiment_results of one random case, computed once for the tests that read it.
+
+    Each case takes about half a minute; the two tests below only read the frame.
+    """
     arm_metrics, experiments, metrics, links, variants = random_tables(seed)
-    frame = experiment_results(
+    return experiment_results(
         arm_metrics,
         experiments,
         metrics,
@@ -244,6 +249,13 @@ def test_random_experiment_results_intervals_agree_with_verdicts(
         variants,
         correction_families=families,
     )
+
+
+@pytest.mark.parametrize(("seed", "correction", "families"), CASES)
+def test_random_experiment_results_intervals_agree_with_verdicts(
+    seed, correction, families
+):
+    frame = random_experiment_results(seed, correction, families)
     tested = frame.p_value.notna()
     assert tested.sum() > 200
     # The comparisons are near the boundary often enough to matter.
@@ -265,16 +277,7 @@ def test_random_experiment_results_intervals_agree_with_verdicts(
 def test_random_relative_intervals_agree_with_the_p_value(seed, correction, families):
     # Depends on helper BINARY's Fieller interval in frequentist.compare: the
     # delta-method interval of main crosses 0 beside significant p-values.
-    arm_metrics, experiments, metrics, links, variants = random_tables(seed)
-    frame = experiment_results(
-        arm_metrics,
-        experiments,
-        metrics,
-        links,
-        correction,
-        variants,
-        correction_families=families,
-    )
+    frame = random_experiment_results(seed, correction, families)
     assert_no_disagreement(frame, "rel_ci_low", "rel_ci_high", "p_value")
     assert_no_disagreement(
         frame, "rel_ci_low_adjusted", "rel_ci_high_adjusted", "p_value_adjusted"

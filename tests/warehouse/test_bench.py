@@ -24,6 +24,7 @@ def _load_run_module():
     return module
 
 
+@pytest.mark.slow
 @pytest.mark.warehouse
 def test_bench_s0_project_equals_reference_and_peer(tmp_path):
     result = subprocess.run(
@@ -49,6 +50,7 @@ def test_bench_s0_project_equals_reference_and_peer(tmp_path):
     assert summary["rows"]["events"] > 100_000
 
 
+@pytest.mark.slow
 @pytest.mark.warehouse
 def test_bench_s0_append_day_incremental_equals_reference(tmp_path):
     # --append-day: build without the last day, append it to raw.*, run the

@@ -124,6 +124,7 @@ def warnings_in(log: str) -> list[str]:
     return [line for line in log.splitlines() if re.search(pattern, line)]
 
 
+@pytest.mark.slow
 def test_consumer_project_installs_the_package_and_builds_without_warnings(
     tmp_path, capsys
 ):

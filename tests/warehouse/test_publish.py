@@ -404,6 +404,7 @@ def test_suppression_nulls_a_one_unit_cell_and_skips_unknown_marts(tmp_path):
 # --------------------------------------------------------------------- kills
 
 
+@pytest.mark.slow
 def test_kill_during_the_gates_publishes_nothing(site):
     before = _snapshot(site["paths"])
     process = _start(site, "publish")
@@ -411,6 +412,7 @@ def test_kill_during_the_gates_publishes_nothing(site):
     assert _snapshot(site["paths"]) == before
 
 
+@pytest.mark.slow
 def test_kill_during_the_report_publishes_nothing(site):
     before = _snapshot(site["paths"])
     process = _start(site, "publish")
@@ -497,6 +499,7 @@ def test_kill_during_a_sql_model_publishes_nothing(site):
     assert "holds no finished dbt build" in result.stderr
 
 
+@pytest.mark.slow
 def test_kill_during_a_python_model_publishes_nothing(site):
     before = _snapshot(site["paths"])
     process = _start(site, "build")
@@ -504,6 +507,7 @@ def test_kill_during_a_python_model_publishes_nothing(site):
     assert _snapshot(site["paths"]) == before
 
 
+@pytest.mark.slow
 def test_next_build_succeeds_while_a_reader_holds_the_file_and_a_writer_waits(site):
     """After the kills: a salted build while a reader holds the published file
     (it keeps its consistent old view), a query runs, a second writer is

@@ -102,6 +102,7 @@ def test_rebuilds_of_the_same_input_give_the_same_marts(project, tmp_path):
     assert_same(original, snapshot(first))
 
 
+@pytest.mark.slow
 def test_new_data_then_build_updates_marts_and_manifest(project, tmp_path):
     work, root = project["work"], project["project"]
     database = tmp_path / "w.duckdb"
@@ -124,6 +125,7 @@ def test_new_data_then_build_updates_marts_and_manifest(project, tmp_path):
     assert digests["before"]["metrics"] == digests["after"]["metrics"]
 
 
+@pytest.mark.slow
 def test_interrupted_build_leaves_previous_marts_readable(project, tmp_path):
     work, root = project["work"], project["project"]
     database = tmp_path / "w.duckdb"

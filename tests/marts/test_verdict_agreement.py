@@ -237,7 +237,7 @@ def random_experiment_results(
 ) -> pd.DataFrame:
     """experiment_results of one random case, computed once for the tests that read it.
 
-    Each case takes about half a minute; the two tests below only read the frame.
+    Shared between the two tests below, which only read it: never mutate it.
     """
     arm_metrics, experiments, metrics, links, variants = random_tables(seed)
     return experiment_results(

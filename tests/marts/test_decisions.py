@@ -461,7 +461,7 @@ def test_rule_inconclusive_names_segment_winners():
     ]
     row = decide(results=rows, segments=segments)
     assert (row.decision, row.rule) == ("iterate", "inconclusive")
-    winners = "High-Value Recent: urgent (+52%); New Customer: friendly (+90%)"
+    winners = "High-Value Recent: urgent (+52.0%); New Customer: friendly (+90.0%)"
     assert row.segment_winners == winners
     assert f"Segment winners on conv: {winners}." in row.rationale
     assert row.recommended_action == (

@@ -9,7 +9,14 @@ import pytest
 
 from xpkit.narrative import decisions as phrases
 from xpkit.narrative import report as fmt
-from xpkit.narrative.numbers import decimals, format_p, pct
+from xpkit.narrative.numbers import (
+    confidence_label,
+    decimals,
+    format_p,
+    format_percent,
+    format_pp,
+    pct,
+)
 from xpkit.narrative.results import (
     guardrail_clause,
     result_summary,
@@ -287,3 +294,70 @@ def test_metric_change_of_a_rate_is_in_percentage_points():
     assert fmt.metric_change(0.0645, "binary", 2) == "+6.45 pp"
     assert fmt.metric_change(0.0645, "binary") == "+6.5 pp"
     assert fmt.metric_change(0.0645, "mean") == "+0.065"
+
+
+# One percentage format (xpkit.narrative.numbers.format_percent) behind every
+# other: the expected texts are worked out by hand.
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        # 0.575 * 100 = 57.5; auto precision: one decimal between 1% and 100%.
+        ({"value": 0.575}, "+57.5%"),
+        # 0.576 with no decimals: 57.6 -> 58, signed.
+        ({"value": 0.576, "decimals": 0}, "+58%"),
+        # -0.00004 * 100 = -0.004 -> 0.00 at two decimals: printed unsigned.
+        ({"value": -0.00004}, "0.00%"),
+        # a change of exactly 0 in a sentence keeps its sign: +0.0%.
+        ({"value": 0.0, "decimals": 1, "sign_zero": True}, "+0.0%"),
+        # unsigned share: 0.25 -> 25.0% (one decimal from 1%).
+        ({"value": 0.25, "signed": False}, "25.0%"),
+        # 2.0 -> 200, none from 100%.
+        ({"value": -2.0}, "-200%"),
+    ],
+)
+def test_format_percent_by_hand(kwargs, expected):
+    assert format_percent(**kwargs) == expected
+
+
+def test_every_percentage_goes_through_format_percent():
+    # The same figure reads the same in a mart sentence, a rationale, the
+    # report table and a registered setting.
+    assert pct(0.575) == format_percent(0.575, decimals=1) == "+57.5%"
+    assert phrases.percent(0.575) == "+57.5%"
+    # decimals=None: the report table's precision (the segment-winner text).
+    assert phrases.percent(0.575, None) == fmt.pct(0.575) == "+57.5%"
+    assert phrases.percent(1.234, None) == fmt.pct(1.234) == "+123%"
+    assert phrases.percent(None) == "n/a"
+    assert fmt.pct(None) == fmt.DASH
+    # settings as registered: 0.8 -> 80%, 0.025 -> 2.5%, 0.0125 -> 1.25%.
+    assert [fmt.setting(v) for v in (0.8, 0.025, 0.0125)] == ["80%", "2.5%", "1.25%"]
+
+
+def test_rates_read_in_percentage_points_everywhere():
+    # 0.0645 at 2 decimals: 6.45 pp; the summary sentence of a binary metric
+    # (6.00% -> 12.45%, change 6.45 pp) quotes the same figure.
+    assert format_pp(0.0645, 2) == "+6.45 pp"
+    # -0.0123 at one decimal: -1.23 -> -1.2 pp.
+    assert format_pp(-0.0123, 1) == "-1.2 pp"
+    assert fmt.metric_change(0.0645, "binary", 2) == format_pp(0.0645, 2)
+    assert fmt.metric_value(0.0645, "binary", 2) == "6.45%"
+
+
+def test_confidence_label():
+    # 1 - 0.05 = 0.95 -> 95%; 1 - 0.1 = 0.9 -> 90%; 1 - 0.025 -> 97.5%.
+    assert [confidence_label(a) for a in (0.05, 0.1, 0.025)] == ["95%", "90%", "97.5%"]
+
+
+@pytest.mark.parametrize(
+    ("count", "noun", "expected"),
+    [
+        (0, "experiment", "0 experiments"),
+        (1, "registered experiment", "1 registered experiment"),
+        (1_020, "unit", "1,020 units"),
+        (1.0, "day", "1 day"),
+    ],
+)
+def test_plural_by_hand(count, noun, expected):
+    assert fmt.plural(count, noun) == expected

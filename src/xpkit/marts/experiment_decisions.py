@@ -475,7 +475,8 @@ def _segment_winners(
     for key in sorted(by_segment, key=lambda k: (str(k[0]), str(k[1]))):
         best = max(by_segment[key], key=lambda r: (_good_lift(r), str(r["variant"])))
         lift = best.get("rel_lift")
-        figure = f" ({percent(lift, 0)})" if lift is not None else ""
+        # The segments table's precision, so the text and the table agree.
+        figure = f" ({percent(lift, None)})" if lift is not None else ""
         label = segment_label(best, dimensions)
         texts.append(f"{label}: {best['variant']}{figure}")
         pairs.append((label, str(best["variant"])))

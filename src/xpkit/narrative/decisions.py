@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from xpkit.narrative.numbers import format_p
+from xpkit.narrative.numbers import confidence_label, format_p, format_percent
 from xpkit.settings import DEFAULT_ALPHA
 from xpkit.stats.numbers import finite
 
@@ -34,11 +34,15 @@ __all__ = [
 ]
 
 
-def percent(value: float | None, decimals: int = 1, signed: bool = True) -> str:
-    """A fraction as a percentage, e.g. ``+44.2%``; ``n/a`` when missing."""
+def percent(value: float | None, decimals: int | None = 1, signed: bool = True) -> str:
+    """A fraction as a percentage, e.g. ``+44.2%``; ``n/a`` when missing.
+
+    ``decimals=None`` gives the report tables' precision (``format_percent``),
+    for a figure the page also shows in a table.
+    """
     if value is None:
         return "n/a"
-    return f"{value * 100:{'+' if signed else ''}.{decimals}f}%"
+    return format_percent(value, signed=signed, decimals=decimals, sign_zero=True)
 
 
 def count(value: float | None) -> str:
@@ -78,9 +82,7 @@ def interval_text(row: dict[str, Any]) -> str:
     if low is None or high is None:
         return ""
     alpha = row.get("alpha") or DEFAULT_ALPHA
-    return (
-        f"{kind} {round((1 - alpha) * 100, 6):g}% CI {percent(low)} to {percent(high)}"
-    )
+    return f"{kind} {confidence_label(alpha)} CI {percent(low)} to {percent(high)}"
 
 
 def lift_phrase(row: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from xpkit.narrative.numbers import format_p
+from xpkit.narrative.numbers import format_p, format_percent, format_pp
 from xpkit.stats.numbers import finite
 
 DASH = "—"
@@ -33,24 +33,6 @@ METHOD_LABELS = {
 }
 
 
-def format_percent(
-    value: float, signed: bool = True, decimals: int | None = None
-) -> str:
-    """A proportion as a percentage with sensible precision (0.442 -> +44.2%).
-
-    Without ``decimals``: none from 100% up, one from 1%, two below.
-    """
-    if decimals is None and value == 0:
-        return "0%"
-    if decimals is None:
-        size = abs(value)
-        decimals = 0 if size >= 0.9995 else 1 if size >= 0.00995 else 2
-    percent = round(value * 100, decimals)
-    if percent == 0:
-        return f"{0:.{decimals}f}%"
-    return f"{percent:{'+' if signed else ''}.{decimals}f}%"
-
-
 def number_label(value: float) -> str:
     """A metric value with three significant digits (2.345 -> +2.35)."""
     if value == 0:
@@ -68,7 +50,17 @@ def pct(value: Any, signed: bool = True) -> str:
 def setting(value: Any) -> str:
     """A registered proportion (power, MDE, tolerance) as given: 0.8 -> 80%."""
     number = finite(value)
-    return DASH if number is None else f"{round(number * 100, 6):g}%"
+    if number is None:
+        return DASH
+    return format_percent(number, signed=False, decimals=_setting_decimals(number))
+
+
+def _setting_decimals(value: float) -> int:
+    """The fewest decimals (at most 4) that show a registered percentage exactly."""
+    for places in range(5):
+        if round(value * 100, places) == round(value * 100, 6):
+            return places
+    return 4
 
 
 def p_value(value: Any) -> str:
@@ -141,7 +133,7 @@ def metric_value(value: Any, aggregation: Any, decimals: int | None = None) -> s
         return DASH
     places = row_decimals(figure, None, aggregation) if decimals is None else decimals
     if aggregation == "binary":
-        return f"{figure * 100:,.{places}f}%"
+        return format_percent(figure, signed=False, decimals=places)
     return f"{figure:,.{places}f}"
 
 
@@ -155,7 +147,7 @@ def metric_change(value: Any, aggregation: Any, decimals: int | None = None) -> 
         decimals = min(6, max(0, _decimals(figure * scale, digits=2)))
         decimals = max(1, decimals) if aggregation == "binary" else decimals
     if aggregation == "binary":
-        return f"{figure * 100:+,.{decimals}f} pp"
+        return format_pp(figure, decimals)
     return f"{figure:+,.{decimals}f}"
 
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from xpkit.narrative.numbers import decimals, format_p, pct
+from xpkit.narrative.numbers import (
+    confidence_label,
+    decimals,
+    format_p,
+    format_percent,
+    format_pp,
+    pct,
+)
 from xpkit.settings import DEFAULT_ALPHA
 from xpkit.stats.numbers import guardrail_tolerance
 
@@ -32,7 +39,7 @@ def guardrail_clause(row: Mapping[str, Any]) -> str:
         return f"guardrail {status}: its tolerance is not a number >= 0"
     sign = 1 if row.get("desired_direction") == "decrease" else -1
     limit = sign * tolerance + 0.0  # + 0.0: no "-0.0%"
-    one_sided = f"one-sided {round((1 - alpha) * 100, 6):g}% bound"
+    one_sided = f"one-sided {confidence_label(alpha)} bound"
     against = f"the {pct(limit)} tolerance"
     if status == "passed" and bound is not None:
         return (
@@ -83,10 +90,12 @@ def verdict_sentence(row: Mapping[str, Any], correction: str) -> str:
         places = max(1, places)
 
     def level(value: float, signed: bool = False) -> str:
+        if unit:
+            return format_percent(value, signed, places, sign_zero=True)
         return f"{value * scale:{'+' if signed else ''},.{places}f}{unit}"
 
     def lift(value: float) -> str:
-        return f"{level(value, True)[:-1]} pp" if unit else level(value, True)
+        return format_pp(value, places) if unit else level(value, True)
 
     if mean_t == mean_c:
         sentence = f"{name} was {level(mean_t)} in both {control} and {variant}"
@@ -98,7 +107,7 @@ def verdict_sentence(row: Mapping[str, Any], correction: str) -> str:
         )
 
     alpha = row.get("alpha") or DEFAULT_ALPHA
-    ci = f"{round((1 - alpha) * 100, 6):g}% CI"
+    ci = f"{confidence_label(alpha)} CI"
     suffix = ""
     if correction != "none":
         ci = f"{CORRECTION_NAMES[correction]}-adjusted {ci}"

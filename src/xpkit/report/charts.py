@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
-from xpkit.narrative.report import format_percent, number_label
+from xpkit.narrative.numbers import format_percent
+from xpkit.narrative.report import number_label
 from xpkit.stats.numbers import finite
 
 __all__ = [

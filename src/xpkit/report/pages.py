@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from xpkit.marts.experiment_decisions import harm_lines
 from xpkit.narrative import report as fmt
+from xpkit.narrative.numbers import confidence_label
 from xpkit.report.common import (
     CORRECTION_NAMES,
     DECISION_COLUMNS,
@@ -253,7 +254,7 @@ class ReportBuilder:
             "methodology_href": self.doc_href(page_dir, "methodology.md"),
             "report_doc_href": self.doc_href(page_dir, "report.md"),
             "decisions_doc_href": self.doc_href(page_dir, "decisions.md"),
-            "ci_label": f"{round((1 - alpha) * 100, 6):g}%",
+            "ci_label": confidence_label(alpha),
         }
         correction = first(r.get("correction_method") for r in results) or "holm"
         context["correction"] = CORRECTION_NAMES.get(correction, correction)

@@ -122,7 +122,7 @@ def design(
     for variant, weight in zip(variants, weights, strict=True):
         notes = ["control arm"] if variant.get("is_control") else []
         if total and weight is not None:
-            notes.append(f"{weight / total:.0%}")
+            notes.append(fmt.format_percent(weight / total, signed=False, decimals=0))
         arms.append(f"{variant.get('variant')} ({', '.join(notes)})")
     lookback = finite(experiment.get("cuped_lookback_days"))
     mde = finite(experiment.get("mde_relative"))

@@ -215,6 +215,18 @@ def test_experiment_cate_outputs_heatmap_and_roi_rows():
         gap = x.loc[("vip", bin_)].mean_cate - x.loc[("casual", bin_)].mean_cate
         assert gap > 0.5
     assert set(heat.activity_bin_order.dropna()) <= {0, 1, 2, 3, 4}
+    # Calibration: ten deciles per learner partition the units; the ROI rows
+    # carry the gain over random and its verdict (0 and no better at 100%).
+    calib = out[out.output == "calibration"]
+    assert len(calib) == 3 * 10
+    for _, deciles in calib.groupby("learner"):
+        assert deciles.decile.tolist() == list(range(1, 11))
+        assert deciles.units.sum() == len(frame)
+    assert (calib.observed_uplift_low <= calib.observed_uplift_high).all()
+    everyone = roi[roi.budget_share == 1.0]
+    assert (everyone.gain_over_random == 0).all()
+    assert set(roi.targeting_verdict.dropna()) <= set(hte.TARGETING_VERDICTS)
+    assert roi.gain_over_random.notna().all()
 
 
 def test_experiment_cate_explains_why_it_cannot_run():
@@ -226,3 +238,129 @@ def test_experiment_cate_explains_why_it_cannot_run():
     bare["segment"] = None
     out = cate_mart.experiment_cate(bare)
     assert "none of the features" in out.error_message.iloc[0]
+
+
+# Calibration and gain over random targeting (issue 18 item 3). The oracle is
+# a separate numpy calculation: per unit weights of the linear combination of
+# outcomes, and scipy's Welch t-test statistic for the standard error.
+
+
+def _unit_data(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    score = rng.normal(size=n)
+    treated = rng.random(n) < 0.4
+    outcome = rng.gamma(2.0, 3.0, n) + 0.7 * treated * (score > 0)
+    return score, treated, outcome
+
+
+def test_calibration_intervals_equal_welch_by_hand():
+    from scipy import stats
+
+    score, treated, outcome = _unit_data(1_003, seed=11)
+    table = hte.calibration(score, treated, outcome)
+    assert table.decile.tolist() == list(range(1, 11))
+    # 1,003 units in 10 groups: the first three hold 101, the rest 100.
+    assert table.units.tolist() == [101] * 3 + [100] * 7
+    order = np.argsort(-score, kind="stable")
+    start = 0
+    z = stats.norm.ppf(0.975)
+    previous_min = math.inf
+    for row in table.itertuples():
+        group = order[start : start + row.units]
+        start += row.units
+        y1, y0 = outcome[group][treated[group]], outcome[group][~treated[group]]
+        diff = y1.mean() - y0.mean()
+        welch = stats.ttest_ind(y1, y0, equal_var=False)
+        se = diff / welch.statistic  # t = diff / se
+        assert row.observed_uplift == pytest.approx(diff, rel=1e-9)
+        assert row.observed_uplift_low == pytest.approx(diff - z * se, rel=1e-9)
+        assert row.observed_uplift_high == pytest.approx(diff + z * se, rel=1e-9)
+        assert row.mean_score == pytest.approx(score[group].mean(), rel=1e-9)
+        # Decile 1 holds the highest predictions.
+        assert score[group].max() <= previous_min
+        previous_min = score[group].min()
+
+
+def test_gain_over_random_equals_unit_weights_by_hand():
+    score, treated, outcome = _unit_data(2_000, seed=5)
+    table = hte.gain_over_random(score, treated, outcome, shares=(0.1, 0.35, 1.0))
+    order = np.argsort(-score, kind="stable")
+    n1, n0 = treated.sum(), (~treated).sum()
+    z = 1.959963984540054  # the 97.5% normal quantile
+    for row in table.itertuples():
+        k = math.ceil(row.budget_share * len(score))
+        top = np.zeros(len(score), dtype=bool)
+        top[order[:k]] = True
+        # gain / k = D_top - D_all = sum_i w_i y_i with per-unit weights:
+        # treated top 1/n1t - 1/n1, treated rest -1/n1, control top
+        # -(1/n0t - 1/n0), control rest +1/n0.
+        n1t, n0t = (top & treated).sum(), (top & ~treated).sum()
+        w = np.where(
+            treated,
+            np.where(top, 1 / n1t, 0.0) - 1 / n1,
+            -(np.where(top, 1 / n0t, 0.0) - 1 / n0),
+        )
+        point = k * float(w @ outcome)
+        direct = k * (
+            (outcome[top & treated].mean() - outcome[top & ~treated].mean())
+            - (outcome[treated].mean() - outcome[~treated].mean())
+        )
+        assert row.gain_over_random == pytest.approx(direct, rel=1e-9, abs=1e-9)
+        assert point == pytest.approx(direct, rel=1e-9, abs=1e-9)
+        # Var = sum over the four groups of s_g^2 * sum_{i in g} w_i^2.
+        var = 0.0
+        for group in (top & treated, ~top & treated, top & ~treated, ~top & ~treated):
+            if group.sum() > 1:
+                var += outcome[group].var(ddof=1) * float((w[group] ** 2).sum())
+        se = k * math.sqrt(var)
+        assert row.gain_over_random_low == pytest.approx(
+            direct - z * se, rel=1e-9, abs=1e-9
+        )
+        assert row.gain_over_random_high == pytest.approx(
+            direct + z * se, rel=1e-9, abs=1e-9
+        )
+    everyone = table.iloc[-1]
+    assert (everyone.gain_over_random, everyone.targeting_verdict) == (
+        0.0,
+        "no better than random",
+    )
+
+
+def _planted(n: int, seed: int, heterogeneity: float):
+    """Units with a true effect 1.0 + heterogeneity * x1 (x1 standard normal)
+    and an outcome noise of sd 2."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    treated = rng.random(n) < 0.5
+    tau = 1.0 + heterogeneity * x[:, 0]
+    outcome = 3.0 + x[:, 1] + tau * treated + rng.normal(0, 2.0, n)
+    return x, treated, outcome
+
+
+def test_no_heterogeneity_gives_no_better_than_random():
+    x, treated, outcome = _planted(6_000, seed=21, heterogeneity=0.0)
+    estimates = hte.fit_meta_learners(x, treated, outcome, random_state=0)
+    for learner, estimate in estimates.items():
+        table = hte.gain_over_random(estimate, treated, outcome, shares=(0.2, 0.5))
+        assert set(table.targeting_verdict) == {"no better than random"}, learner
+        assert (table.gain_over_random_low < 0).all()
+        assert (table.gain_over_random_high > 0).all()
+
+
+def test_strong_heterogeneity_beats_random_and_is_calibrated():
+    x, treated, outcome = _planted(6_000, seed=22, heterogeneity=2.0)
+    estimates = hte.fit_meta_learners(x, treated, outcome, random_state=0)
+    for learner, estimate in estimates.items():
+        table = hte.gain_over_random(estimate, treated, outcome, shares=(0.2, 0.5))
+        assert set(table.targeting_verdict) == {"beats random"}, learner
+        deciles = hte.calibration(estimate, treated, outcome)
+        # Observed uplift falls from the top decile to the bottom one.
+        assert deciles.observed_uplift.iloc[0] > deciles.observed_uplift.iloc[-1] + 3
+        assert deciles.observed_uplift_low.iloc[0] > 0
+
+
+def test_targeting_verdict_by_sign_of_the_interval():
+    assert hte.targeting_verdict(0.1, 2.0) == "beats random"
+    assert hte.targeting_verdict(-0.1, 2.0) == "no better than random"
+    assert hte.targeting_verdict(-3.0, -0.5) == "worse than random"
+    assert hte.targeting_verdict(math.nan, 1.0) is None

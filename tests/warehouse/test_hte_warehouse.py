@@ -217,10 +217,17 @@ def test_demo_cate_model_is_the_package_on_its_unit_rows(cohort_data):
         tables["intermediate.int_cate_units"], min_units=10
     )
     built = tables["marts.experiment_cate"]
-    keys = ["output", "learner", "segment", "activity_bin", "budget_share"]
+    keys = ["output", "learner", "segment", "activity_bin", "budget_share", "decile"]
     a = again.sort_values(keys).reset_index(drop=True)
     b = built.sort_values(keys).reset_index(drop=True)
-    for column in ("units", "treated_units", "mean_cate", "observed_uplift"):
+    for column in (
+        "units",
+        "treated_units",
+        "mean_cate",
+        "observed_uplift",
+        "observed_uplift_low",
+        "gain_over_random_high",
+    ):
         assert np.allclose(
             a[column].astype(float), b[column].astype(float), equal_nan=True
         ), column

@@ -86,6 +86,7 @@ PARITY_TABLES: dict[str, tuple[str, ...] | None] = {
         "segment",
         "activity_bin",
         "budget_share",
+        "decile",
     ),
     "marts.experiment_decisions": ("experiment_id",),
     "marts.build_manifest": ("item_type", "item_name"),
@@ -104,6 +105,12 @@ CATE_ESTIMATES = (
     "mean_cate",
     "observed_uplift",
     "incremental_outcome",
+    "observed_uplift_low",
+    "observed_uplift_high",
+    "gain_over_random",
+    "gain_over_random_low",
+    "gain_over_random_high",
+    "targeting_verdict",
 )
 PROJECTIONS = {
     "marts.build_manifest": lambda frame: frame.loc[

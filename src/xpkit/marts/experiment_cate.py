@@ -1,4 +1,5 @@
-"""The ``experiment_cate`` mart: meta-learner CATE cells and uplift curves of
+"""The ``experiment_cate`` mart: meta-learner CATE cells, uplift curves (with
+the gain over random targeting and its verdict) and calibration deciles of
 ``xpkit.stats.hte`` from the unit rows of ``int_cate_units``."""
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ import pandas as pd
 from xpkit.marts.declaration import MartDeclaration
 from xpkit.settings import default_float
 from xpkit.stats.hte import (
+    calibration,
     cate_cells,
     design_matrix,
     fit_meta_learners,
+    gain_over_random,
     uplift_curve,
 )
 
@@ -36,6 +39,13 @@ CATE_COLUMNS = {
     "incremental_outcome": "Float64",
     "random_outcome": "Float64",
     "error_message": "string",
+    "decile": "Int64",
+    "observed_uplift_low": "Float64",
+    "observed_uplift_high": "Float64",
+    "gain_over_random": "Float64",
+    "gain_over_random_low": "Float64",
+    "gain_over_random_high": "Float64",
+    "targeting_verdict": "string",
 }
 
 
@@ -69,7 +79,9 @@ def experiment_cate(
     Returns:
         Rows with ``output`` = 'heatmap' (one per learner x segment x activity
         bin: mean out-of-fold CATE and the cell's observed uplift) and
-        'roi_curve' (one per learner x budget share: ``uplift_curve``), in the
+        'roi_curve' (one per learner x budget share: ``uplift_curve`` and
+        ``gain_over_random``) and 'calibration' (one per learner x decile of
+        predicted uplift: ``calibration``), in the
         columns of ``CATE_COLUMNS``; a single row with ``error_message`` when
         the experiment cannot be analysed.
     """
@@ -148,7 +160,10 @@ def experiment_cate(
         )
     for learner, values in estimates.items():
         curve = uplift_curve(values, treated, outcome)
-        for point in curve.to_dict("records"):
+        gains = gain_over_random(values, treated, outcome)
+        for point, gain in zip(
+            curve.to_dict("records"), gains.to_dict("records"), strict=True
+        ):
             rows.append(
                 {
                     **base,
@@ -162,6 +177,26 @@ def experiment_cate(
                     "observed_uplift": point["observed_uplift"],
                     "incremental_outcome": point["incremental_outcome"],
                     "random_outcome": point["random_outcome"],
+                    "gain_over_random": gain["gain_over_random"],
+                    "gain_over_random_low": gain["gain_over_random_low"],
+                    "gain_over_random_high": gain["gain_over_random_high"],
+                    "targeting_verdict": gain["targeting_verdict"],
+                }
+            )
+        for group in calibration(values, treated, outcome).to_dict("records"):
+            rows.append(
+                {
+                    **base,
+                    "learner": learner,
+                    "output": "calibration",
+                    "decile": group["decile"],
+                    "units": group["units"],
+                    "treated_units": group["treated_units"],
+                    "control_units": group["control_units"],
+                    "mean_cate": group["mean_score"],
+                    "observed_uplift": group["observed_uplift"],
+                    "observed_uplift_low": group["observed_uplift_low"],
+                    "observed_uplift_high": group["observed_uplift_high"],
                 }
             )
     return _typed(rows)

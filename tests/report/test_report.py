@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from xpkit.marts.experiment_decisions import harm_lines
 from xpkit.narrative import report as fmt
 from xpkit.report import SECTIONS, build_report, charts, page_file_name
 from xpkit.report.common import metric_decimals, result_row
@@ -1019,3 +1020,48 @@ def test_legends_sit_above_the_plot_area():
     assert all(float(r.get("y")) + float(r.get("height")) < grid_top for r in keys)
     # Four long names do not fit one row: the legend wraps to a second row.
     assert len({r.get("y") for r in keys}) == 2
+
+
+@pytest.mark.warehouse
+def test_experiment_headline_states_decision_harms_and_primary_effect_first(
+    demo_report,
+):
+    # E002 has a harm: its summary must open with the decision, then every
+    # harm, then the primary effect with its interval, before anything else.
+    database, out = demo_report["database"], demo_report["out"]
+    pages = experiment_pages(out, database)
+    summary = next(
+        s
+        for s in parse_page(pages["E002"]).iter(f"{XHTML}section")
+        if s.get("id") == "summary"
+    )
+    blocks = [child for child in summary if child.tag != f"{XHTML}h2"]
+    ids = [child.get("id") for child in blocks]
+    assert ids[:3] == ["headline-decision", "harm", "headline-primary"]
+
+    def text(element):
+        return " ".join("".join(element.itertext()).split())
+
+    decision = read_rows(
+        database,
+        "select decision from marts.experiment_decisions where experiment_id = 'E002'",
+    )[0]["decision"]
+    assert fmt.decision_label(decision) in text(blocks[0])
+    # Every harm the marts record (breached or inconclusive guardrails,
+    # significantly bad metrics) is in the headline block.
+    results = read_rows(
+        database, "select * from marts.experiment_results where experiment_id = 'E002'"
+    )
+    segments = read_rows(
+        database, "select * from marts.segment_results where experiment_id = 'E002'"
+    )
+    harms = harm_lines(results, segments)
+    assert harms
+    for line in harms:
+        assert " ".join(line.split()) in text(blocks[1])
+    # The primary effect with its interval.
+    primary = [r for r in results if r["role"] == "primary"]
+    assert primary
+    assert "CI" in text(blocks[2])
+    for r in primary:
+        assert " ".join(r["summary"].split()) in text(blocks[2])

@@ -159,9 +159,17 @@ def cate(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:
                         "predicted": fmt.uplift(r.get("mean_cate"), aggregation),
                         "observed": fmt.uplift(r.get("observed_uplift"), aggregation),
                         "gain": fmt.number(r.get("incremental_outcome")),
-                        "random": fmt.number(r.get("random_outcome")),
+                        "over_random": fmt.number(r.get("gain_over_random")),
+                        "over_random_ci": fmt.interval(
+                            r.get("gain_over_random_low"),
+                            r.get("gain_over_random_high"),
+                            kind="number",
+                        ),
+                        "verdict": r.get("targeting_verdict") or fmt.DASH,
+                        "bad": r.get("targeting_verdict") == "worse than random",
                     }
                 )
+    calibration = [r for r in rows if r.get("output") == "calibration"]
     return {
         "hte": {
             "metric": metric.get("metric_name") or metric_id,
@@ -176,8 +184,104 @@ def cate(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:
                 )
             ),
             "roi_rows": table,
+            "calibration": calibration_table(calibration, aggregation),
+            "warnings": targeting_warnings(roi, calibration, aggregation),
         }
     }
+
+
+def calibration_table(
+    rows: list[dict[str, Any]], aggregation: Any
+) -> dict[str, Any] | None:
+    """Deciles of estimated CATE (rows) x learners (columns): the mean estimate
+    and the observed uplift with its 95% interval; an estimate outside its
+    decile's interval is flagged."""
+    learners = hte_learners(rows)
+    if not learners:
+        return None
+    by_key = {(r.get("learner"), r.get("decile")): r for r in rows}
+    deciles = sorted({r.get("decile") for r in rows if r.get("decile") is not None})
+    body = []
+    for decile in deciles:
+        cells = []
+        for learner in learners:
+            r = by_key.get((learner, decile), {})
+            cells.append(
+                {
+                    "estimate": fmt.uplift(r.get("mean_cate"), aggregation),
+                    "observed": fmt.uplift(r.get("observed_uplift"), aggregation),
+                    "ci": uplift_interval(r, aggregation),
+                    "outside": outside_interval(r),
+                }
+            )
+        body.append({"decile": decile, "cells": cells})
+    return {"learners": [LEARNER_NAMES.get(x, x) for x in learners], "rows": body}
+
+
+def uplift_interval(row: dict[str, Any], aggregation: Any) -> str:
+    low, high = (
+        finite(row.get("observed_uplift_low")),
+        finite(row.get("observed_uplift_high")),
+    )
+    if low is None or high is None:
+        return ""
+    return f"[{fmt.uplift(low, aggregation)}, {fmt.uplift(high, aggregation)}]"
+
+
+def outside_interval(row: dict[str, Any]) -> bool:
+    estimate = finite(row.get("mean_cate"))
+    low, high = (
+        finite(row.get("observed_uplift_low")),
+        finite(row.get("observed_uplift_high")),
+    )
+    if estimate is None or low is None or high is None:
+        return False
+    return not low <= estimate <= high
+
+
+def targeting_warnings(
+    roi: list[dict[str, Any]], calibration: list[dict[str, Any]], aggregation: Any
+) -> list[str]:
+    """Sentences that stop a reader over-trusting the learners: a learner
+    targeting worse than random at a budget, learners whose verdicts at a
+    budget disagree, and top-decile estimates outside the observed interval."""
+    names = LEARNER_NAMES
+    warnings = []
+    worse: dict[str, list[float]] = {}
+    verdicts: dict[float, dict[str, str]] = {}
+    for r in roi:
+        share, verdict = finite(r.get("budget_share")), r.get("targeting_verdict")
+        if share is None or verdict is None:
+            continue
+        learner = names.get(r.get("learner"), str(r.get("learner")))
+        verdicts.setdefault(share, {})[learner] = verdict
+        if verdict == "worse than random":
+            worse.setdefault(learner, []).append(share)
+    for learner, shares in sorted(worse.items()):
+        budgets = ", ".join(fmt.pct(q, signed=False) for q in sorted(shares))
+        warnings.append(
+            f"{learner} targets worse than random at a budget of {budgets}: "
+            "its ranking would lose outcome against picking units at random."
+        )
+    split = sorted(q for q, v in verdicts.items() if len(set(v.values())) > 1)
+    if split:
+        budgets = ", ".join(fmt.pct(q, signed=False) for q in split[:5])
+        more = f" and {len(split) - 5} more" if len(split) > 5 else ""
+        warnings.append(
+            f"The learners disagree on whether targeting beats random at {budgets}"
+            f"{more}: treat any one learner's ranking as unproven."
+        )
+    for r in calibration:
+        if r.get("decile") == 1 and outside_interval(r):
+            learner = names.get(r.get("learner"), str(r.get("learner")))
+            warnings.append(
+                f"{learner}'s top decile: estimated "
+                f"{fmt.uplift(r.get('mean_cate'), aggregation)}, observed "
+                f"{fmt.uplift(r.get('observed_uplift'), aggregation)} "
+                f"{uplift_interval(r, aggregation)}: its largest estimates "
+                "overstate the effect."
+            )
+    return warnings
 
 
 def cohorts(report: ReportBuilder, experiment_id: Any) -> dict[str, Any]:

@@ -54,6 +54,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from xpkit.report.templates import STYLE
+
 __all__ = [
     "CHECKPOINT",
     "FRAMES",
@@ -603,7 +605,9 @@ def write_summary_page(docs_dir: Path, lines: Sequence[CheckLine], header: str) 
     """A static page (no scripts, no network) listing every check line.
 
     GX's own index lists validations with JavaScript from CDNs; this page works
-    offline and links to GX's per-suite validation pages.
+    offline (the report's stylesheet inline), is the page the report links
+    to, and links to GX's per-suite validation pages. It names the warehouse
+    by file name only (no absolute paths in published pages).
     """
     links = []
     for frame in ALL_FRAMES:
@@ -621,23 +625,44 @@ def write_summary_page(docs_dir: Path, lines: Sequence[CheckLine], header: str) 
     )
     failures = sum(line.status == "FAIL" for line in lines)
     verdict = f"{failures} failed check(s)" if failures else "all checks passed"
+    skipped = sum(line.status == "SKIP" for line in lines)
+    counts = (
+        f"{len(lines)} checks: {len(lines) - failures - skipped} passed, "
+        f"{skipped} skipped, {failures} failed"
+    )
+    kind = "alert" if failures else "ok"
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Data gates: {verdict}</title>
+<html lang="en"><head><meta charset="utf-8"/>
+<meta name="viewport" content="width=device-width, initial-scale=1"/>
+<title>Data gates: {verdict}</title>
 <style>
-body {{ font-family: sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }}
-tr.fail td {{ background: #fdd; }} tr.skip td {{ color: #777; }}
+{STYLE}
+tr.fail td {{ background: #fdecea; }} tr.skip td {{ color: #6b7280; }}
 </style></head><body>
+<header class="top"><div class="wrap">
+<div class="sub"><a href="../index.html">← Portfolio</a></div>
 <h1>Data gates: {verdict}</h1>
-<p>{html.escape(header)}</p>
-<p>Great Expectations data docs: <a href="index.html">index.html</a>
-(needs network access for its scripts); validation pages per suite:</p>
-<ul>{"".join(links)}</ul>
-<table><tr><th>Status</th><th>Suite</th><th>Check</th><th>Subject</th>
-<th>Observed</th><th>Threshold</th><th>Failure and what to do</th></tr>
+<div class="sub">{html.escape(counts)}</div>
+</div></header>
+<main class="wrap">
+<section class="card" id="gates">
+<h2>Checks</h2>
+<div class="notice notice-{kind}">{html.escape(counts)}.</div>
+<p class="small">{html.escape(header)}</p>
+<div class="scroll"><table><thead><tr><th>Status</th><th>Suite</th><th>Check</th>
+<th>Subject</th><th>Observed</th><th>Threshold</th><th>Failure and what to do</th>
+</tr></thead><tbody>
 {rows}
-</table></body></html>
+</tbody></table></div>
+</section>
+<section class="card" id="great-expectations">
+<h2>Great Expectations</h2>
+<p class="small">Validation pages per suite (static):</p>
+<ul>{"".join(links)}</ul>
+<p class="small">Great Expectations' own index, <a href="index.html">index.html</a>,
+loads its scripts and styles from CDNs and needs network access.</p>
+</section>
+</main></body></html>
 """
     path = docs_dir / SUMMARY_PAGE
     path.write_text(page, encoding="utf-8")
@@ -671,7 +696,7 @@ def validate(
             data.attrs["subject"] = subject
         lines += evaluate(frame, data, results[frame.name])
     header = (
-        f"Warehouse {database}, as of {as_of:%Y-%m-%d %H:%M:%S} UTC; thresholds "
+        f"Warehouse {database.name}, as of {as_of:%Y-%m-%d %H:%M:%S} UTC; thresholds "
         + ", ".join(f"{name} = {_format(value)}" for name, value in thresholds.items())
         + " (from expectations/config.json and env overrides)"
     )

@@ -205,7 +205,7 @@ def provenance(
         for d in table_digests(con)
     ]
     return Provenance(
-        database=str(database.resolve()),
+        database=database.name,
         built_at=datetime.now(UTC).replace(microsecond=0),
         git_commit=git_commit(project_dir),
         versions=package_versions(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -146,9 +147,16 @@ class ReportBuilder:
     # -- shared pieces -------------------------------------------------------
 
     def doc_href(self, page_dir: Path, name: str) -> str | None:
-        target = self.project_dir / "docs" / name
-        if not target.exists():
+        """A link to the project's ``docs/<name>``, copied into the report's own
+        ``docs/`` folder so that the report links only inside itself (it is
+        published and opened without the repository)."""
+        source = self.project_dir / "docs" / name
+        if not source.exists():
             return None
+        target = self.out / "docs" / name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
         return Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix()
 
     def one(self, table: str, experiment_id: Any) -> Mapping[str, Any] | None:

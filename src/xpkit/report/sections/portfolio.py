@@ -98,8 +98,13 @@ def portfolio_context(report: ReportBuilder) -> dict[str, Any]:
         "prov": report.prov,
         "load_log": report.load_log,
         "methodology_href": report.doc_href(report.out, "methodology.md"),
-        # `make validate` writes the Great Expectations data docs beside the report.
-        "data_docs_href": "data_docs/index.html"
+        # The gates write their own page (gates.html, static and styled) and
+        # Great Expectations' data docs beside the report; GX's index needs
+        # its CDN assets, so the gates page is the primary link.
+        "data_docs_href": "data_docs/gates.html"
+        if (report.out / "data_docs" / "gates.html").exists()
+        else None,
+        "ge_docs_href": "data_docs/index.html"
         if (report.out / "data_docs" / "index.html").exists()
         else None,
     }

@@ -42,11 +42,14 @@ help: ## List the targets
 		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements.lock pyproject.toml
-	@echo "==> Installing pinned dependencies into $(VENV)"
-	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
-	@$(PIP) install -q -r requirements.txt -c requirements.lock 2>&1 | $(QUIET_PIP)
-	@$(PIP) install -q --no-deps -e . 2>&1 | $(QUIET_PIP)
-	@$(PIP) check 2>&1 | $(QUIET_PIP)
+	@mkdir -p logs; started=$$(date +%s); \
+	echo "==> Installing pinned dependencies into $(VENV) (about 90 s; log: logs/install.log)"; \
+	{ test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV); \
+	  $(PIP) install -r requirements.txt -c requirements.lock && \
+	  $(PIP) install --no-deps -e . && $(PIP) check; } > logs/install.log 2>&1 || \
+	{ echo "error: the install failed; the last lines of logs/install.log:" >&2; \
+	  tail -n 20 logs/install.log >&2; exit 1; }; \
+	echo "    installed in $$(( $$(date +%s) - started )) s"
 	@touch $@
 
 setup: $(VENV)/.installed ## Create .venv with the exact pinned versions
@@ -98,12 +101,10 @@ rebuild: setup ## Rebuild everything from the raw data (dbt build --full-refresh
 	@$(MAKE) build DBT_BUILD_ARGS="--full-refresh"
 
 validate: setup ## Run the Great Expectations gates on the check tables dbt built (data docs in reports/data_docs) [CHECKS_SCHEMA=<schema>]
-	@echo "==> Validation gates on $(DUCKDB_PATH)"
 	@$(PY) -m xpkit.io.validate --database "$(DUCKDB_PATH)" --docs-dir "$(DOCS_DIR)" \
 		$(if $(CHECKS_SCHEMA),--checks-schema "$(CHECKS_SCHEMA)")
 
 report: setup ## Write the static HTML report (reports/index.html) from the warehouse
-	@echo "==> Report from $(DUCKDB_PATH) into $(REPORT_DIR)/"
 	@$(PY) -m xpkit.report --database "$(DUCKDB_PATH)" --out "$(REPORT_DIR)"
 
 run: setup ## Set up, generate demo data, load it, build, check (gates, report) and publish

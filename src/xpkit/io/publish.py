@@ -72,6 +72,8 @@ from pathlib import Path
 
 import duckdb
 
+from xpkit.io import progress
+
 __all__ = [
     "BI_STORAGE_VERSION",
     "Paths",
@@ -83,6 +85,7 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[3]
+DBT_LOG = REPO / "logs" / "dbt-build.log"
 BIN = Path(sys.executable).parent
 # DuckDB 1.4 and later read files written with this storage version.
 BI_STORAGE_VERSION = "v1.4.0"
@@ -610,10 +613,47 @@ def ensure_working(paths: Paths, *, create: bool) -> None:
 
 def _run(command: Sequence[str], env: dict[str, str], what: str) -> int:
     print(f"==> {what}", flush=True)
+    started = time.monotonic()
     try:
-        return subprocess.run(list(command), env=env, cwd=REPO, check=False).returncode
+        code = subprocess.run(list(command), env=env, cwd=REPO, check=False).returncode
     except OSError as error:
         raise PublishError(os_error_sentence(error, command[0], "run")) from error
+    outcome = "done" if code == 0 else f"exit {code}"
+    took = progress.elapsed(time.monotonic() - started)
+    print(f"    {outcome} in {took}", flush=True)
+    return code
+
+
+def _run_dbt_logged(
+    command: Sequence[str], env: dict[str, str], what: str, salted: bool
+) -> int:
+    """dbt with its per-node lines in logs/dbt-build.log and a one-line summary
+    here (the failing nodes and the log path on error); VERBOSE=1 shows all.
+    A salted build writes no log file (its messages could quote the salt)."""
+    if progress.verbose() or salted:
+        return _run(command, env, what)
+    log = _relative(DBT_LOG)
+    print(f"==> {what} (per-node log: {log})", flush=True)
+    started = time.monotonic()
+    try:
+        code, summary = progress.run_logged(command, env, REPO, DBT_LOG)
+    except OSError as error:
+        raise PublishError(os_error_sentence(error, command[0], "run")) from error
+    print(
+        f"    {summary.line(log)} in {progress.elapsed(time.monotonic() - started)}",
+        flush=True,
+    )
+    for node in summary.warning:
+        print(f"    warning: {node}", flush=True)
+    if code != 0:
+        print(f"dbt build failed (exit {code}); failing nodes:", file=sys.stderr)
+        for node in summary.failing or ("(none named: see the log)",):
+            print(f"  {node}", file=sys.stderr)
+        print(f"dbt's full output: {DBT_LOG}", file=sys.stderr)
+        tail = DBT_LOG.read_text(encoding="utf-8").splitlines()[-15:]
+        for line in tail:
+            print(f"  | {line}", file=sys.stderr)
+    return code
 
 
 def _environment(paths: Paths) -> dict[str, str]:
@@ -643,7 +683,9 @@ def run_dbt(paths: Paths, dbt_args: Sequence[str]) -> None:
     described = f" as of {env['XP_AS_OF']}" if env["XP_AS_OF"] else ""
     write_state(paths, stage="building")
     try:
-        code = _run(command, env, f"dbt build on {paths.working}{described}")
+        code = _run_dbt_logged(
+            command, env, f"dbt build on {paths.working}{described}", salted
+        )
     finally:
         if salted:
             _remove(paths.salted_target)
@@ -955,7 +997,35 @@ def check_and_publish(paths: Paths, force: bool) -> int:
         cwd=REPO,
         check=False,
     )
+    print(_headline(paths), flush=True)
     return summary.returncode
+
+
+def _relative(path: Path) -> str:
+    """``path`` relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _headline(paths: Paths) -> str:
+    """``5 experiments: 2 scale, ...; report: reports/index.html``."""
+    shown = _relative(paths.report_dir / "index.html")
+    try:
+        con = duckdb.connect(str(paths.published), read_only=True)
+        try:
+            decisions = [
+                row[0]
+                for row in con.execute(
+                    "select decision from marts.experiment_decisions"
+                ).fetchall()
+            ]
+        finally:
+            con.close()
+    except duckdb.Error:
+        return f"==> Report: {shown}"
+    return f"==> {progress.decision_headline(decisions, shown)}"
 
 
 # ----------------------------------------------------------------- commands

@@ -60,6 +60,8 @@ def _env(work: Path, **extra: str) -> dict[str, str]:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "XP_AS_OF": DEMO_AS_OF,
             "PYTHONUNBUFFERED": "1",
+            # The kill tests wait for dbt's per-node lines on the terminal.
+            "VERBOSE": "1",
         }
     )
     env.update(extra)

@@ -632,11 +632,15 @@ def _run_dbt_logged(
     A salted build writes no log file (its messages could quote the salt)."""
     if progress.verbose() or salted:
         return _run(command, env, what)
-    log = _relative(DBT_LOG)
+    # Beside dbt's own log when DBT_LOG_PATH moves it (tests, CI).
+    log_file = DBT_LOG
+    if env.get("DBT_LOG_PATH"):
+        log_file = Path(env["DBT_LOG_PATH"]) / DBT_LOG.name
+    log = _relative(log_file)
     print(f"==> {what} (per-node log: {log})", flush=True)
     started = time.monotonic()
     try:
-        code, summary = progress.run_logged(command, env, REPO, DBT_LOG)
+        code, summary = progress.run_logged(command, env, REPO, log_file)
     except OSError as error:
         raise PublishError(os_error_sentence(error, command[0], "run")) from error
     print(
@@ -649,8 +653,8 @@ def _run_dbt_logged(
         print(f"dbt build failed (exit {code}); failing nodes:", file=sys.stderr)
         for node in summary.failing or ("(none named: see the log)",):
             print(f"  {node}", file=sys.stderr)
-        print(f"dbt's full output: {DBT_LOG}", file=sys.stderr)
-        tail = DBT_LOG.read_text(encoding="utf-8").splitlines()[-15:]
+        print(f"dbt's full output: {log_file}", file=sys.stderr)
+        tail = log_file.read_text(encoding="utf-8").splitlines()[-15:]
         for line in tail:
             print(f"  | {line}", file=sys.stderr)
     return code

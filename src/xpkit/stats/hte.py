@@ -8,6 +8,10 @@ Every estimate is out-of-fold (cross-fitting): the units are split into
 ``n_folds`` folds at random (a fixed seed), and a unit's CATE comes from models
 fitted on the other folds only, so the uplift curve is judged on held-out data.
 Methodology: docs/methodology.md, "Heterogeneous effects".
+
+Size: the learners and the three ways of judging their rankings on held-out
+units (the uplift curve, the gain over random, calibration) share the ranking
+and the group-mean helpers; split them when a fourth judgement comes.
 """
 
 from __future__ import annotations

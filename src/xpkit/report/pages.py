@@ -112,6 +112,13 @@ def _environment() -> Environment:
     return env
 
 
+def _file_name(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The source file by name only: published pages name no absolute path
+    (raw._load_log keeps the full path)."""
+    source = row.get("source_file")
+    return {"source_file": Path(str(source)).name} if source else {}
+
+
 class ReportBuilder:
     """Turns warehouse rows into page contexts and renders them."""
 
@@ -130,7 +137,7 @@ class ReportBuilder:
             for row in sorted(log, key=lambda r: str(r.get("loaded_at"))):
                 latest[row.get("table_name")] = row
             log = [
-                dict.fromkeys(LOAD_LOG_COLUMNS) | row
+                dict.fromkeys(LOAD_LOG_COLUMNS) | row | _file_name(row)
                 for row in sorted(
                     latest.values(), key=lambda r: str(r.get("table_name"))
                 )

@@ -200,7 +200,7 @@ def calibration_table(
     if not learners:
         return None
     by_key = {(r.get("learner"), r.get("decile")): r for r in rows}
-    deciles = sorted({r.get("decile") for r in rows if r.get("decile") is not None})
+    deciles = sorted({int(r["decile"]) for r in rows if r.get("decile") is not None})
     body = []
     for decile in deciles:
         cells = []

@@ -372,6 +372,12 @@ problems as (
     from experiment_metrics
     where guardrail_tolerance < 0
 
+    union all
+
+    -- seeds/unit_attributes.csv and the vars naming unit attributes, checked
+    -- against the columns of raw.units at compile time.
+    {{ experimentation.unit_attribute_problems() }}
+
 )
 
 select * from problems

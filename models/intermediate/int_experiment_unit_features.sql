@@ -1,10 +1,17 @@
--- One row per analysed experiment x unit: arm, the unit's attributes used for
--- cohorts and heterogeneous effects (segment, age, activity score and its bin,
--- signup month; null when raw.units lacks the column) and the experiment's
--- primary metric in the analysis window (outcome) and the pre-period (CUPED
--- covariate). Feeds marts.experiment_cohorts and the CATE model.
-{%- set available = experimentation.unit_attribute_columns() %}
-{%- set edges = var('activity_bin_edges', [2, 4, 6, 10]) %}
+-- One row per analysed experiment x unit: arm, the unit's declared attributes
+-- (seeds/unit_attributes.csv) used for cohorts and heterogeneous effects, and
+-- the experiment's primary metric in the analysis window (outcome) and the
+-- pre-period (CUPED covariate). The cohort keys: segment = the first declared
+-- dimension, activity_bin = the first covariate with bins cut at its edges,
+-- signup_month = the first bigint covariate without bins ('(missing)' / null
+-- when not declared). The CATE features: feature_num__<column> for each
+-- covariate and prediction, feature_cat__<column> for each dimension.
+-- Feeds marts.experiment_cohorts and the CATE model.
+-- depends_on: {{ ref('int_registry_problems') }}
+{%- set cohort = experimentation.cohort_attributes() %}
+{%- set features = experimentation.cate_features() %}
+{%- set edges = cohort['activity_edges'] or [] %}
+{%- set activity = cohort['activity'] %}
 {%- set resolved_columns = [] %}
 {%- if execute %}
     {%- for column in adapter.get_columns_in_relation(ref('int_assignments_resolved')) %}
@@ -76,53 +83,64 @@ attributes as (
 
     select
         unit_id,
-        {%- if 'segment' in available %}
-        coalesce(cast({{ adapter.quote('segment') }} as {{ dbt.type_string() }}), '(missing)') as segment,
+        {%- if cohort['segment'] %}
+        coalesce({{ experimentation.unit_attribute_value(cohort['segment']) }}, '(missing)') as segment,
         {%- else %}
         '(missing)' as segment,
         {%- endif %}
-        {%- if 'age' in available %}
-        {{ experimentation.try_cast(adapter.quote('age'), experimentation.type_double()) }} as age,
+        {%- if activity %}
+        {{ experimentation.try_cast(adapter.quote(activity['column_name']), experimentation.type_double()) }}
+        as activity_value,
         {%- else %}
-        cast(null as {{ experimentation.type_double() }}) as age,
+        cast(null as {{ experimentation.type_double() }}) as activity_value,
         {%- endif %}
-        {%- if 'activity_score' in available %}
-        {{ experimentation.try_cast(adapter.quote('activity_score'), experimentation.type_double()) }}
-        as activity_score,
+        {%- if cohort['signup_month'] %}
+        {{ experimentation.try_cast(adapter.quote(cohort['signup_month']['column_name']), dbt.type_bigint()) }}
+        as signup_month,
         {%- else %}
-        cast(null as {{ experimentation.type_double() }}) as activity_score,
+        cast(null as {{ dbt.type_bigint() }}) as signup_month,
         {%- endif %}
-        {%- if 'signup_month' in available %}
-        {{ experimentation.try_cast(adapter.quote('signup_month'), dbt.type_bigint()) }} as signup_month
-        {%- else %}
-        cast(null as {{ dbt.type_bigint() }}) as signup_month
-        {%- endif %}
+        {%- for row in features['numeric'] %}
+        cast({{ experimentation.unit_attribute_value(row) }} as {{ experimentation.type_double() }})
+        as {{ adapter.quote('feature_num__' ~ row['column_name']) }},
+        {%- endfor %}
+        {%- for row in features['categorical'] %}
+        coalesce(cast({{ experimentation.unit_attribute_value(row) }} as {{ dbt.type_string() }}), '(missing)')
+        as {{ adapter.quote('feature_cat__' ~ row['column_name']) }},
+        {%- endfor %}
+        1 as has_attributes
     from units
 
 ),
 
 binned as (
 
-    -- Activity bins with fixed edges (var activity_bin_edges): below the first
-    -- edge, [edge, next edge), and at or above the last edge.
+    -- Bins of the declared activity covariate with fixed edges (its bins, or
+    -- var activity_bin_edges when set): below the first edge, [edge, next
+    -- edge), and at or above the last edge; '(missing)' when not declared.
     select
         *,
+        {%- if edges %}
         case
-            when activity_score is null then '(missing)'
-            when activity_score < {{ edges[0] }} then '<{{ edges[0] }}'
+            when activity_value is null then '(missing)'
+            when activity_value < {{ edges[0] }} then '<{{ edges[0] }}'
             {%- for edge in edges[1:] %}
-            when activity_score < {{ edge }} then '{{ edges[loop.index0] }}-{{ edge }}'
+            when activity_value < {{ edge }} then '{{ edges[loop.index0] }}-{{ edge }}'
             {%- endfor %}
             else '>={{ edges[-1] }}'
         end as activity_bin,
         case
-            when activity_score is null then {{ edges | length + 1 }}
-            when activity_score < {{ edges[0] }} then 0
+            when activity_value is null then {{ edges | length + 1 }}
+            when activity_value < {{ edges[0] }} then 0
             {%- for edge in edges[1:] %}
-            when activity_score < {{ edge }} then {{ loop.index }}
+            when activity_value < {{ edge }} then {{ loop.index }}
             {%- endfor %}
             else {{ edges | length }}
         end as activity_bin_order
+        {%- else %}
+        '(missing)' as activity_bin,
+        1 as activity_bin_order
+        {%- endif %}
     from attributes
 
 ),
@@ -145,11 +163,16 @@ final as (
         cast(null as {{ dbt.type_boolean() }}) as received_treatment,
         {%- endif %}
         coalesce(binned.segment, '(missing)') as segment,
-        binned.age,
-        binned.activity_score,
         coalesce(binned.activity_bin, '(missing)') as activity_bin,
         coalesce(binned.activity_bin_order, {{ edges | length + 1 }}) as activity_bin_order,
         binned.signup_month,
+        {%- for row in features['numeric'] %}
+        binned.{{ adapter.quote('feature_num__' ~ row['column_name']) }},
+        {%- endfor %}
+        {%- for row in features['categorical'] %}
+        coalesce(binned.{{ adapter.quote('feature_cat__' ~ row['column_name']) }}, '(missing)')
+        as {{ adapter.quote('feature_cat__' ~ row['column_name']) }},
+        {%- endfor %}
         primary_metrics.metric_id as primary_metric_id,
         primary_metrics.aggregation as primary_metric_aggregation,
         cast(coalesce(unit_metrics.m, 0) as {{ experimentation.type_double() }}) as outcome,

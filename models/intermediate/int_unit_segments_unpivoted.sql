@@ -1,5 +1,7 @@
--- One row per usable unit x segment dimension (var segment_columns): the unit's
+-- One row per usable unit x segment dimension (the declared dimensions of
+-- seeds/unit_attributes.csv, or var segment_columns when set): the unit's
 -- attribute value as text, '(missing)' when null.
+-- depends_on: {{ ref('int_registry_problems') }}
 {%- set dimensions = experimentation.segment_dimensions() %}
 
 with

@@ -1,11 +1,13 @@
 -- Per arm x metric x received_treatment cell sufficient statistics, for the
 -- experiments whose exposures say whether the unit actually received the
 -- treatment: the input of compliance_results (ITT, complier effect, per-protocol).
--- With an eligibility column in raw.units, also the sums weighted by the inverse
--- probability of eligibility within strata of the var eligibility_strata.
+-- With a declared eligibility column (seeds/unit_attributes.csv), also the sums weighted by the inverse
+-- probability of eligibility within the declared strata (role stratum).
 -- Every sum is an exact integer (macros/exact_sums.sql), so reruns give the
 -- same bits.
-{%- set has_eligible = experimentation.has_eligibility() %}
+{%- set eligibility_column = experimentation.eligibility_column() %}
+{%- set has_eligible = eligibility_column != '' %}
+{%- set eligible = adapter.quote(eligibility_column) if has_eligible else '' %}
 {%- set bits = experimentation.exact_sum_bits() %}
 {%- set weight_parts = {
     'ipw_weight_sum': 'coalesce(ipw_weight, 0)',
@@ -73,8 +75,8 @@ population as (
         unit_id,
         {%- if has_eligible %}
         case
-            when {{ experimentation.try_cast('eligible', dbt.type_boolean()) }} then 1
-            when not {{ experimentation.try_cast('eligible', dbt.type_boolean()) }} then 0
+            when {{ experimentation.try_cast(eligible, dbt.type_boolean()) }} then 1
+            when not {{ experimentation.try_cast(eligible, dbt.type_boolean()) }} then 0
         end as is_eligible,
         {%- else %}
         cast(null as {{ dbt.type_int() }}) as is_eligible,
@@ -104,7 +106,7 @@ population as (
         {%- endif %}
     from units
     {%- if has_eligible %}
-    where {{ experimentation.try_cast('eligible', dbt.type_boolean()) }} is not null
+    where {{ experimentation.try_cast(eligible, dbt.type_boolean()) }} is not null
     {%- else %}
     where 1 = 0
     {%- endif %}

@@ -1,13 +1,13 @@
 -- Arms for the experiments that are still planned: every eligible unit of
 -- raw.units gets a variant from a hash of the experiment's salt and its id
 -- (docs/methodology.md, "Assignment of planned experiments"). Optionally
--- stratified by a unit attribute (var assignment_strata_column).
-{%- set available = experimentation.unit_attribute_columns() %}
-{%- set eligibility_column = var('assignment_eligibility_column', 'eligible') %}
+-- stratified by a declared unit attribute (var assignment_strata_column);
+-- units whose declared eligibility column is false are not assigned.
+{%- set eligibility_column = experimentation.assignment_eligibility_column() %}
 {%- set strata_column = experimentation.assignment_strata_column() %}
 {%- set salt_prefix = var('assignment_salt', '') | replace("'", "''") %}
 {%- set stratified = strata_column != '' %}
-{%- set has_eligibility = eligibility_column and eligibility_column | lower in available %}
+{%- set has_eligibility = eligibility_column != '' %}
 
 with
 

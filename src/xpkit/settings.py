@@ -155,19 +155,17 @@ _VARS = (
     Var(
         "eligibility_strata",
         "yaml",
-        [
-            {"column": "segment"},
-            {"column": "activity_score", "bins": 5},
-            {"column": "age", "bins": 4},
-        ],
-        "raw.units columns within which P(eligible) is estimated (bins: "
-        "quantile groups).",
+        [],
+        "Overrides the declared strata ({column, bins}: quantile groups) "
+        "within which P(eligible) is estimated (empty: role stratum of "
+        "seeds/unit_attributes.csv).",
     ),
     Var(
         "segment_columns",
         "yaml",
-        ["segment"],
-        "Unit attribute columns results are broken down by.",
+        [],
+        "Overrides the columns results are broken down by (empty: role "
+        "dimension of seeds/unit_attributes.csv).",
     ),
     Var(
         "events_allowing_negative_values",
@@ -221,20 +219,22 @@ _VARS = (
     Var(
         "assignment_eligibility_column",
         "str",
-        "eligible",
-        "raw.units column whose false units are not assigned.",
+        "",
+        "Column whose false units are not assigned (empty: the declared "
+        "eligibility column).",
     ),
     Var(
         "assignment_strata_column",
         "str",
         "",
-        "raw.units column to stratify the assignment by (empty: none).",
+        "Declared column to stratify the assignment by (empty: none).",
     ),
     Var(
         "activity_bin_edges",
         "yaml",
-        [2, 4, 6, 10],
-        "Edges of the activity_score bins (cohorts, CATE).",
+        [],
+        "Overrides the cohort bin edges (empty: the bins of the first "
+        "declared covariate with bins).",
     ),
     Var(
         "cate_experiment_id",

@@ -48,6 +48,11 @@ def simulate(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
             "outcome": outcome,
         }
     )
+    # The declared attributes' feature columns, as int_experiment_unit_features
+    # names them (seeds/unit_attributes.csv: the demo's covariates, dimension).
+    for name in ("age", "activity_score", "signup_month"):
+        frame[f"feature_num__{name}"] = frame[name]
+    frame["feature_cat__segment"] = frame["segment"]
     bins = np.digitize(activity, [2, 4, 6, 10])
     labels = np.array(["<2", "2-4", "4-6", "6-10", ">=10"])
     frame["activity_bin"] = labels[bins]
@@ -58,9 +63,15 @@ def simulate(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
 @pytest.fixture(scope="module")
 def fitted():
     frame, tau = simulate(12_000, seed=7)
-    features = hte.design_matrix(
-        frame, cate_mart.NUMERIC_FEATURES, cate_mart.CATEGORICAL_FEATURES
-    )
+    numeric, categorical = cate_mart.feature_columns(frame)
+    assert numeric == [
+        "feature_num__age",
+        "feature_num__activity_score",
+        "feature_num__signup_month",
+        "pre_metric",
+    ]
+    assert categorical == ["feature_cat__segment"]
+    features = hte.design_matrix(frame, numeric, categorical)
     estimates = hte.fit_meta_learners(
         features, frame.treated.to_numpy(), frame.outcome.to_numpy(), random_state=0
     )
@@ -234,10 +245,10 @@ def test_experiment_cate_explains_why_it_cannot_run():
     assert len(empty) == 1
     assert "cate_experiment_id" in empty.error_message.iloc[0]
     frame, _ = simulate(200, seed=1)
-    bare = frame.drop(columns=list(cate_mart.NUMERIC_FEATURES) + ["segment"])
-    bare["segment"] = None
+    numeric, categorical = cate_mart.feature_columns(frame)
+    bare = frame.drop(columns=numeric + categorical)
     out = cate_mart.experiment_cate(bare)
-    assert "none of the features" in out.error_message.iloc[0]
+    assert "seeds/unit_attributes.csv" in out.error_message.iloc[0]
 
 
 # Calibration and gain over random targeting (issue 18 item 3). The oracle is

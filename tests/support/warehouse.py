@@ -17,12 +17,14 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
 PROJECT_DIRS = ("models", "python_models", "macros", "tests/dbt")
+UNIT_ATTRIBUTES_HEADER = "column_name,role,data_type,bins,description"
 
 
 def copy_project(destination: Path, seeds_dir: Path) -> Path:
     """Copy the dbt project to `destination` with the registry CSVs of
     `seeds_dir` (and the project's own seeds/_seeds.yml): the project code is
-    the repository's, only the registry differs."""
+    the repository's, only the registry differs. A registry without
+    unit_attributes.csv declares no unit attributes (a header-only file)."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         shutil.copy2(REPO / name, destination / name)
@@ -32,6 +34,9 @@ def copy_project(destination: Path, seeds_dir: Path) -> Path:
     shutil.copy2(REPO / "seeds" / "_seeds.yml", destination / "seeds" / "_seeds.yml")
     for csv in seeds_dir.glob("*.csv"):
         shutil.copy2(csv, destination / "seeds" / csv.name)
+    attributes = destination / "seeds" / "unit_attributes.csv"
+    if not attributes.exists():
+        attributes.write_text(UNIT_ATTRIBUTES_HEADER + "\n")
     return destination
 
 

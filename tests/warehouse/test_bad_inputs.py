@@ -232,6 +232,12 @@ class Dataset:
         write_csv(data / "events.csv", EVENT_COLUMNS, self.events)
         if units:
             write_csv(data / "units.csv", UNIT_COLUMNS, self.units)
+            # The segment breakdowns read the declared dimension.
+            write_csv(
+                registry / "unit_attributes.csv",
+                ["column_name", "role", "data_type", "bins", "description"],
+                [("segment", "dimension", "string", None, "Segment")],
+            )
 
 
 SHARED = Dataset()

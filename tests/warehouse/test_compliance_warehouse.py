@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-import yaml
 from oracle import (
     Registry,
     _base_values,
@@ -66,9 +65,13 @@ def quantile_group(values: pd.Series, bins: int) -> pd.Series:
 
 def population_weights(units: pd.DataFrame) -> tuple[pd.Series, int, int]:
     """Weight 1 / P(eligible | stratum) per eligible unit id, population size,
-    eligible population size; strata from the var eligibility_strata."""
-    project = yaml.safe_load((REPO / "dbt_project.yml").read_text())
-    strata = project["vars"]["eligibility_strata"]
+    eligible population size; strata: the rows with role stratum of
+    seeds/unit_attributes.csv (bins = quantile groups)."""
+    declared = pd.read_csv(REPO / "seeds" / "unit_attributes.csv", dtype=str)
+    strata = [
+        {"column": row.column_name, "bins": None if pd.isna(row.bins) else row.bins}
+        for row in declared[declared.role == "stratum"].itertuples()
+    ]
     usable = units.drop_duplicates()
     usable = usable[~usable.unit_id.duplicated(keep=False)]
     population = usable[usable.eligible.notna()].copy()

@@ -120,6 +120,10 @@ def balances(tmp_path_factory):
     pd.DataFrame({"unit_id": values["unit"], "segment": values["segment"]}).to_csv(
         data / "units.csv", index=False
     )
+    (seeds / "unit_attributes.csv").write_text(
+        "column_name,role,data_type,bins,description\n"
+        "segment,dimension,string,,Segment\n"
+    )
     project = copy_project(work / "project", seeds)
     database = work / "balances.duckdb"
     load_and_build(project, data, database, work, {"XP_AS_OF": "2025-04-01 00:00:00"})

@@ -18,10 +18,12 @@ from xpkit.stats.hte import (
     uplift_curve,
 )
 
-__all__ = ["DECLARATION", "CATE_COLUMNS", "experiment_cate"]
+__all__ = ["DECLARATION", "CATE_COLUMNS", "experiment_cate", "feature_columns"]
 
-NUMERIC_FEATURES = ("age", "activity_score", "signup_month", "pre_metric")
-CATEGORICAL_FEATURES = ("segment",)
+NUMERIC_PREFIX = "feature_num__"
+CATEGORICAL_PREFIX = "feature_cat__"
+# Besides the declared attributes: the primary metric's pre-period value.
+EXTRA_NUMERIC_FEATURES = ("pre_metric",)
 CATE_COLUMNS = {
     "experiment_id": "string",
     "metric_id": "string",
@@ -49,6 +51,18 @@ CATE_COLUMNS = {
 }
 
 
+def feature_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The learners' numeric and categorical feature columns of ``frame``: the
+    declared unit attributes (seeds/unit_attributes.csv), which
+    ``int_experiment_unit_features`` names ``feature_num__<column>`` (the
+    covariates and predictions) and ``feature_cat__<column>`` (the
+    dimensions), in their order, then ``EXTRA_NUMERIC_FEATURES``."""
+    numeric = [c for c in frame.columns if str(c).startswith(NUMERIC_PREFIX)]
+    numeric += [c for c in EXTRA_NUMERIC_FEATURES if c in frame.columns]
+    categorical = [c for c in frame.columns if str(c).startswith(CATEGORICAL_PREFIX)]
+    return numeric, categorical
+
+
 def _typed(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(CATE_COLUMNS))
     for name, dtype in CATE_COLUMNS.items():
@@ -70,8 +84,8 @@ def experiment_cate(
         units: One row per analysed unit of ONE experiment with
             ``experiment_id``, ``unit_id``, ``treated``, ``outcome``,
             ``primary_metric_id``, ``segment``, ``activity_bin``,
-            ``activity_bin_order`` and the features of ``NUMERIC_FEATURES`` /
-            ``CATEGORICAL_FEATURES`` (absent or all-null features are left out).
+            ``activity_bin_order`` and the features of ``feature_columns``
+            (all-null features are left out).
         min_units: Cells with fewer units in an arm show no figures.
         n_folds: Cross-fitting folds.
         random_state: Seed of the folds and the learners.
@@ -107,14 +121,16 @@ def experiment_cate(
     # engines; the trees would turn that into different splits. Rounding the
     # outcome and the features to 9 decimals makes the fits reproducible.
     outcome = np.round(pd.to_numeric(frame["outcome"]).to_numpy(dtype=float), 9)
-    features = np.round(design_matrix(frame, NUMERIC_FEATURES, CATEGORICAL_FEATURES), 9)
+    numeric, categorical = feature_columns(frame)
+    features = np.round(design_matrix(frame, numeric, categorical), 9)
     if features.shape[1] == 0:
         return _typed(
             [
                 {
                     **base,
-                    "error_message": "the units have none of the features "
-                    f"{NUMERIC_FEATURES + CATEGORICAL_FEATURES}: no CATE",
+                    "error_message": "the units have no feature: declare "
+                    "covariates or dimensions in seeds/unit_attributes.csv "
+                    "(or register a pre-period for the primary metric); no CATE",
                 }
             ]
         )

@@ -33,9 +33,22 @@ from warehouse import BIN, REPO, copy_project
 pytestmark = pytest.mark.warehouse
 
 PUBLIC_SCHEMAS = ("marts", "quarantine")
-# Columns of raw.units; stg_raw__units and quarantine_units pass them through
-# as loaded, so no YAML declares them there.
-RAW_UNIT_ATTRIBUTES = {"segment", "age", "activity_score", "signup_month", "eligible"}
+# Columns of raw.units (the demo's declared unit attributes); stg_raw__units
+# and quarantine_units pass them through as loaded, so no YAML declares them
+# there.
+RAW_UNIT_ATTRIBUTES = set(
+    pd.read_csv(REPO / "seeds" / "unit_attributes.csv").column_name.str.lower()
+)
+# The declared attributes' CATE feature columns of int_experiment_unit_features
+# and int_cate_units are named after the registry (feature_num__<column>,
+# feature_cat__<column>); the models' YAML documents the pattern.
+FEATURE_PREFIXES = ("feature_num__", "feature_cat__")
+FEATURE_MODELS = ("int_experiment_unit_features", "int_cate_units")
+
+
+def is_registry_named(name: str) -> bool:
+    """A column named by the declared unit attributes, not by a YAML entry."""
+    return name in RAW_UNIT_ATTRIBUTES or name.startswith(FEATURE_PREFIXES)
 
 
 def yaml_models() -> dict[str, dict]:
@@ -126,7 +139,7 @@ def test_every_public_table_and_column_carries_its_description(comments):
                     problems.append(f"{name}: comment differs from its description")
             elif row.schema_name == "marts":
                 problems.append(f"{name}: no description in {entry['file']}")
-            elif column.column_name not in RAW_UNIT_ATTRIBUTES:
+            elif not is_registry_named(column.column_name):
                 problems.append(f"{name}: undeclared column")
     assert not problems, "\n".join(problems)
     # Every mart column is commented (the count a BI tool would see).
@@ -137,11 +150,14 @@ def test_every_public_table_and_column_carries_its_description(comments):
 def test_staging_and_intermediate_are_documented_in_the_warehouse_too(comments):
     tables, columns = comments
     inner = columns[columns.schema_name.isin(["staging", "intermediate"])]
-    # stg_raw__units passes raw.units' attribute columns through undeclared.
+    # stg_raw__units passes raw.units' attribute columns through undeclared;
+    # the feature models name one column per declared attribute.
     undocumented = inner[
-        inner.comment.isna() & ~inner.column_name.isin(RAW_UNIT_ATTRIBUTES)
+        inner.comment.isna() & ~inner.column_name.map(is_registry_named)
     ]
     assert undocumented.empty, undocumented.to_string()
+    features = inner[inner.column_name.str.startswith(FEATURE_PREFIXES)]
+    assert set(features.table_name) == set(FEATURE_MODELS)
 
 
 def test_every_sql_mart_has_an_enforced_contract_and_every_python_mart_a_type_test(
@@ -316,7 +332,11 @@ def test_personal_data_columns_are_marked(demo_warehouse):
                 (marked if kind == want else unmarked).append(f"{node['name']}.{name}")
     assert not unmarked, unmarked
     assert len(marked) >= 25
-    # Tables whose raw attribute columns pass through undeclared say so.
+    # Tables whose raw attribute columns pass through undeclared say so, and
+    # so do the models with one feature column per declared attribute.
+    for model in FEATURE_MODELS:
+        meta = graph["nodes"][f"model.experimentation.{model}"]["config"]["meta"]
+        assert "feature_num__" in meta["personal_data"], model
     for unique_id in (
         "model.experimentation.stg_raw__units",
         "model.experimentation.quarantine_units",

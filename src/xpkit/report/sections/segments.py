@@ -140,7 +140,7 @@ def segment_section(
                 {
                     "kind": "nodata",
                     "text": "No segment breakdown for the primary metric (no "
-                    "unit attributes are configured, var segment_columns).",
+                    "dimension is declared in seeds/unit_attributes.csv).",
                 }
             ],
         }

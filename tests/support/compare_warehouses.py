@@ -48,13 +48,17 @@ def main(argv: list[str] | None = None) -> int:
             continue
         result = compare_tables(name, before[name], after[name], rel_tol=args.rel_tol)
         total_cells += result.cells
-        print(f"{name}: {result.rows} rows, {result.cells} cells, "
-              f"{len(result.differences)} differences")
+        print(
+            f"{name}: {result.rows} rows, {result.cells} cells, "
+            f"{len(result.differences)} differences"
+        )
         for line in result.differences:
             print(f"  {line}")
         failed = failed or bool(result.differences)
-    print(f"{len(set(before) | set(after))} tables, {total_cells} cells compared: "
-          f"{'DIFFERENT' if failed else 'equal'}")
+    print(
+        f"{len(set(before) | set(after))} tables, {total_cells} cells compared: "
+        f"{'DIFFERENT' if failed else 'equal'}"
+    )
     return 1 if failed else 0
 
 

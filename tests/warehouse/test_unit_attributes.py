@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from custom_dataset import CUSTOM_SEEDS, write_custom_dataset
-from warehouse import REPO, copy_project, load_and_build
+from warehouse import copy_project, load_and_build
 
 pytestmark = pytest.mark.warehouse
 
@@ -58,8 +58,9 @@ def _project(tmp_path, attributes: str, segment_columns: str = "[]"):
     project = copy_project(tmp_path / "project", seeds)
     config = (project / "dbt_project.yml").read_text()
     assert "  segment_columns: []\n" in config
+    override = f"  segment_columns: {segment_columns}\n"
     (project / "dbt_project.yml").write_text(
-        config.replace("  segment_columns: []\n", f"  segment_columns: {segment_columns}\n")
+        config.replace("  segment_columns: []\n", override)
     )
     return project, units
 
@@ -73,7 +74,9 @@ def test_declared_attributes_drive_breakdowns_cohorts_and_features(tmp_path):
         problems = con.sql("select * from intermediate.int_registry_problems").df()
         segments = con.sql("select * from marts.arm_metrics_by_segment").df()
         cohorts = con.sql("select * from marts.experiment_cohorts").df()
-        features = con.sql("select * from intermediate.int_experiment_unit_features").df()
+        features = con.sql(
+            "select * from intermediate.int_experiment_unit_features"
+        ).df()
     assert problems.empty
     # Breakdowns: the one declared dimension, with the file's values.
     assert set(segments.segment_dimension) == {"plan"}
@@ -86,10 +89,9 @@ def test_declared_attributes_drive_breakdowns_cohorts_and_features(tmp_path):
     tenure = by_unit.loc[one.unit_id, "tenure_days"].to_numpy()
     expected_bin = np.where(tenure < 30, "<30", np.where(tenure < 90, "30-90", ">=90"))
     assert (one.activity_bin.to_numpy() == expected_bin).all()
-    assert (one.segment.to_numpy() == by_unit.loc[one.unit_id, "plan"].to_numpy()).all()
-    assert (
-        one.signup_month.to_numpy() == by_unit.loc[one.unit_id, "cohort_month"].to_numpy()
-    ).all()
+    declared = by_unit.loc[one.unit_id]
+    assert (one.segment.to_numpy() == declared.plan.to_numpy()).all()
+    assert (one.signup_month.to_numpy() == declared.cohort_month.to_numpy()).all()
     expected_sizes = (
         one.groupby(["segment", "activity_bin", "signup_month"]).size().sort_index()
     )

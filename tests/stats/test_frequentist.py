@@ -20,6 +20,7 @@ from xpkit.stats.frequentist import (
     compare,
     cuped_test,
     mann_whitney,
+    mann_whitney_from_rank_sums,
     ratio_delta_test,
     two_proportion_z_test,
     welch_t_test,
@@ -645,6 +646,46 @@ def test_mann_whitney_degenerate_input():
     assert tied.p_value is None and "tied" in tied.error_message
     nan = mann_whitney([1.0, float("nan")], [2.0])
     assert nan.p_value is None and "NaN" in nan.error_message
+
+
+def _rank_sum_and_ties(control, treatment):
+    """Treatment mid-rank sum and sum(t^3 - t), counted by hand (no scipy)."""
+    values = sorted(list(treatment) + list(control))
+    first, count = {}, {}
+    for position, value in enumerate(values, start=1):
+        first.setdefault(value, position)
+        count[value] = count.get(value, 0) + 1
+    rank_sum = sum(first[v] + (count[v] - 1) / 2 for v in treatment)
+    return rank_sum, float(sum(t**3 - t for t in count.values()))
+
+
+@pytest.mark.parametrize(("seed", "decimals"), [(31, None), (32, 1), (33, 0)])
+def test_mann_whitney_from_rank_sums_matches_scipy(seed, decimals):
+    # The figures a SQL model computes (n, mid-rank sum, tie term) give
+    # scipy's tie- and continuity-corrected asymptotic test.
+    rng = np.random.default_rng(seed)
+    control = rng.exponential(1.0, size=150)
+    treatment = rng.exponential(1.2, size=110)
+    if decimals is not None:
+        control, treatment = np.round(control, decimals), np.round(treatment, decimals)
+    rank_sum, ties = _rank_sum_and_ties(control.tolist(), treatment.tolist())
+    result = mann_whitney_from_rank_sums(150, 110, rank_sum, ties)
+    oracle = stats.mannwhitneyu(
+        treatment, control, method="asymptotic", use_continuity=True
+    )
+    assert result.u_statistic == close(oracle.statistic)
+    assert result.p_value == close(oracle.pvalue)
+    assert result == mann_whitney(control, treatment)
+
+
+def test_mann_whitney_from_rank_sums_degenerate_input():
+    assert "no values" in mann_whitney_from_rank_sums(0, 3, 6.0, 0.0).error_message
+    # Five tied values: ranks 3 each, tie term 5^3 - 5 = 120, sigma 0.
+    tied = mann_whitney_from_rank_sums(2, 3, 9.0, 120.0)
+    assert tied.p_value is None and "tied" in tied.error_message
+    assert tied.u_statistic == 3.0
+    bad = mann_whitney_from_rank_sums(2, 3, float("nan"), 0.0)
+    assert bad.p_value is None and "not finite" in bad.error_message
 
 
 # --- Simulations ---------------------------------------------------------------

@@ -21,7 +21,8 @@ Method strings (the ``method`` column of ``experiment_results``):
 - ``cuped_lin_welch_t`` / ``ratio_cuped_lin_welch_t``: CUPED as Lin's regression
   adjustment with a slope per arm and each arm's own residual variance
   (Welch-Satterthwaite df); on delta-method linearised values for ratios.
-- ``mann_whitney_u_asymptotic``: opt-in rank test on unit-level values.
+- ``mann_whitney_u_asymptotic``: opt-in rank test on unit-level values, or on
+  per-arm mid-rank sums and the tie term (``mann_whitney_from_rank_sums``).
 
 Every method's absolute and relative intervals invert the statistic of its
 p-value, so for any alpha they exclude 0 exactly when ``p_value < alpha``. The
@@ -80,6 +81,7 @@ __all__ = [
     "compare",
     "cuped_test",
     "mann_whitney",
+    "mann_whitney_from_rank_sums",
     "mean_difference_p_values",
     "mean_difference_test",
     "pooled_score_test",
@@ -1314,10 +1316,48 @@ def mann_whitney(
         return replace(result, error_message=_join(errors))
     combined = np.concatenate([treatment, control])
     ranks = stats.rankdata(combined)
-    u = float(ranks[:n_t].sum() - n_t * (n_t + 1) / 2)
-    total = n_c + n_t
     _, tie_sizes = np.unique(combined, return_counts=True)
     ties = float(np.sum(tie_sizes.astype(float) ** 3 - tie_sizes))
+    return mann_whitney_from_rank_sums(n_c, n_t, float(ranks[:n_t].sum()), ties)
+
+
+def mann_whitney_from_rank_sums(
+    n_control: int, n_treatment: int, treatment_rank_sum: float, tie_term: float
+) -> MannWhitneyResult:
+    """Mann-Whitney U test from the sufficient statistics a SQL model can hold.
+
+    The inputs are what a warehouse computes with a window rank (issue 17
+    item 9): the arm sizes, the treatment arm's sum of mid-ranks over the
+    pooled sample, and the tie term ``sum(t**3 - t)`` over tie groups of size
+    t. ``U = R_t - n_t (n_t + 1) / 2``; the normal approximation and the
+    continuity correction are those of ``mann_whitney`` (scipy's
+    ``mannwhitneyu(method="asymptotic", use_continuity=True)``).
+
+    Args:
+        n_control: Number of control units.
+        n_treatment: Number of treatment units.
+        treatment_rank_sum: Sum of the treatment units' mid-ranks (1-based).
+        tie_term: ``sum(t**3 - t)`` over the pooled sample's tie groups.
+
+    Returns:
+        The test result; figures None with a reason when degenerate.
+    """
+    n_c, n_t = int(n_control), int(n_treatment)
+    result = MannWhitneyResult(
+        method=METHOD_MANN_WHITNEY, n_control=n_c, n_treatment=n_t
+    )
+    errors = [
+        f"{name} arm has no values"
+        for name, size in (("control", n_c), ("treatment", n_t))
+        if size <= 0
+    ]
+    if not (math.isfinite(treatment_rank_sum) and math.isfinite(tie_term)):
+        errors.append("rank sum or tie term is not finite")
+    if errors:
+        return replace(result, error_message=_join(errors))
+    u = float(treatment_rank_sum - n_t * (n_t + 1) / 2)
+    total = n_c + n_t
+    ties = float(tie_term)
     sigma2 = n_c * n_t / 12 * ((total + 1) - ties / (total * (total - 1)))
     superiority = u / (n_c * n_t)
     if sigma2 <= 0:

@@ -111,10 +111,12 @@ SUPPRESSED_TABLES: dict[str, tuple[str, ...]] = {
     "experiment_cate": ("units", "treated_units", "control_units"),
     "experiment_cohorts": ("units", "treatment_arm_units"),
     "experiment_decisions": ("units_analysed",),
+    "experiment_decisions_history": ("units_analysed",),
     "experiment_health": ("units_exposed", "units_analysed", "multi_variant_units"),
     "experiment_portfolio": ("units",),
     "experiment_power": ("min_arm_units", "baseline_units"),
     "experiment_results": ("n_control", "n_treatment"),
+    "experiment_results_history": ("n_control", "n_treatment"),
     "planned_assignment_balance": ("units",),
     "segment_results": (
         "n_control",
@@ -685,7 +687,11 @@ def run_dbt(paths: Paths, dbt_args: Sequence[str]) -> None:
         command.append("--log-level-file")
         command.append("none")
     described = f" as of {env['XP_AS_OF']}" if env["XP_AS_OF"] else ""
-    write_state(paths, stage="building")
+    # The history marts record the build id; the publish stamps the same one
+    # into build_manifest (stage_and_publish).
+    build_id = uuid.uuid4().hex[:12]
+    env["XP_BUILD_ID"] = build_id
+    write_state(paths, stage="building", dbt_build_id=build_id)
     try:
         code = _run_dbt_logged(
             command, env, f"dbt build on {paths.working}{described}", salted
@@ -930,8 +936,11 @@ def _lit(text: str) -> str:
 
 def stage_and_publish(paths: Paths, status: str, gates: str) -> str:
     """Stamp the manifest, write the BI file, copy the build file, then rename
-    everything into place (journaled). Returns the build id."""
-    build_id = uuid.uuid4().hex[:12]
+    everything into place (journaled). Returns the build id: the one the dbt
+    build recorded in the history marts (XP_BUILD_ID), once; a new one when the
+    same dbt build is published again."""
+    build_id = str(read_state(paths).get("dbt_build_id") or "") or uuid.uuid4().hex[:12]
+    write_state(paths, dbt_build_id=None)
     published_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     stamp_manifest(paths, build_id, status, gates, published_at)
     print(f"==> BI file (marts, suppressed, storage {BI_STORAGE_VERSION}) {paths.bi}")

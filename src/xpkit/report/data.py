@@ -53,6 +53,8 @@ RELATIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "experiment_cate": (("marts", "experiment_cate"),),
     "experiment_portfolio": (("marts", "experiment_portfolio"),),
     "build_manifest": (("marts", "build_manifest"),),
+    "experiment_results_history": (("marts", "experiment_results_history"),),
+    "experiment_decisions_history": (("marts", "experiment_decisions_history"),),
     "load_log": (("raw", "_load_log"),),
 }
 # Schemas whose tables are the build's inputs, digested for reproducibility.

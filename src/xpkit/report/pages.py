@@ -42,6 +42,7 @@ from xpkit.report.sections.balance import balance_section
 from xpkit.report.sections.compliance import compliance_section
 from xpkit.report.sections.cumulative import cumulative_section
 from xpkit.report.sections.heterogeneity import heterogeneity_section
+from xpkit.report.sections.history import history_section
 from xpkit.report.sections.methodology import methodology
 from xpkit.report.sections.planned_assignment import planned_assignment_section
 from xpkit.report.sections.portfolio import portfolio_context
@@ -69,6 +70,7 @@ SECTIONS = (
     ("heterogeneity", "Heterogeneous effects and cohorts"),
     ("compliance", "Non-compliance"),
     ("power", "Power and progress"),
+    ("history", "Results history across builds"),
     ("reproducibility", "Reproducibility"),
 )
 LOAD_LOG_COLUMNS = ("table_name", "source_file", "row_count", "loaded_at", "load_id")
@@ -299,6 +301,7 @@ class ReportBuilder:
         context.update(compliance_section(self, eid, has_data, no_data))
         context.update(planned_assignment_section(self, eid, status))
         context.update(heterogeneity_section(self, eid, has_data, no_data))
+        context.update(history_section(self, eid))
         return context
 
     # -- rendering -------------------------------------------------------------

@@ -113,6 +113,7 @@ SUPPRESSED_TABLES: dict[str, tuple[str, ...]] = {
     "experiment_decisions": ("units_analysed",),
     "experiment_decisions_history": ("units_analysed",),
     "experiment_health": ("units_exposed", "units_analysed", "multi_variant_units"),
+    "experiment_meta_analysis": ("n_control", "n_treatment", "min_arm_units"),
     "experiment_portfolio": ("units",),
     "experiment_power": ("min_arm_units", "baseline_units"),
     "experiment_results": ("n_control", "n_treatment"),

@@ -10,6 +10,7 @@ from xpkit.marts import (
     daily_results,
     experiment_cate,
     experiment_decisions,
+    experiment_meta_analysis,
     experiment_power,
     experiment_results,
     segment_results,
@@ -28,6 +29,7 @@ MARTS: tuple[MartDeclaration, ...] = (
     compliance_results.DECLARATION,
     experiment_cate.DECLARATION,
     experiment_decisions.DECLARATION,
+    experiment_meta_analysis.DECLARATION,
     build_manifest.DECLARATION,
 )
 

@@ -16,6 +16,7 @@ from xpkit.report.common import (
     primary_cell,
     sorted_results,
 )
+from xpkit.report.sections.programme import meta_analysis_context
 from xpkit.report.templates import STYLE
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def portfolio_context(report: ReportBuilder) -> dict[str, Any]:
             }
         )
     return {
+        **meta_analysis_context(report),
         "style": Markup(STYLE),
         "experiments": rows,
         "decision_counts": decision_counts,

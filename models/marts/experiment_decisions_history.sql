@@ -26,6 +26,12 @@ experiment_decisions as (
 
 ),
 
+experiments as (
+
+    select * from {{ ref('stg_registry__experiments') }}
+
+),
+
 final as (
 
     select
@@ -47,9 +53,13 @@ final as (
         experiment_decisions.primary_rel_ci_high_adjusted,
         experiment_decisions.primary_p_value_adjusted,
         experiment_decisions.share_of_target,
-        experiment_decisions.units_analysed
+        experiment_decisions.units_analysed,
+        experiments.decision_owner,
+        experiments.custom_action
     from experiment_decisions
     cross join inputs
+    left join experiments
+        on experiment_decisions.experiment_id = experiments.experiment_id
     where {{ experimentation.history_is_new('inputs.inputs_digest') }}
 
 )

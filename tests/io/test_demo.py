@@ -39,6 +39,11 @@ SEED_COLUMNS = {
         "mde_relative",
         "analysis_window_days",
         "cuped_lookback_days",
+        # Optional columns (issue 19 item 6).
+        "value_per_unit_lift",
+        "cost",
+        "decision_owner",
+        "custom_action",
     ],
     "experiment_variants": [
         "experiment_id",

@@ -128,6 +128,15 @@ def test_build_after_appended_data_adds_a_row_per_result(builds, name):
     assert changed and all(k.startswith("raw.") for k in changed)
 
 
+def test_decisions_history_carries_the_registered_owner_and_action(builds):
+    history = builds["appended"]["experiment_decisions_history"].set_index(
+        "experiment_id"
+    )
+    e001 = history[history.build_id == "appended"].loc["E001"]
+    assert e001.decision_owner == "Head of Sales"
+    assert e001.custom_action == "Roll AI drafting out to every sales rep"
+
+
 def test_history_rows_are_the_results_of_their_build(builds):
     after = builds["appended"]
     added = after["experiment_results_history"].query("build_id == 'appended'")

@@ -1,3 +1,13 @@
+{#- Optional registry columns (issue 19 item 6): null when the registry has
+    no such column (a registry supplied by a project installing this one). -#}
+{%- set registry = experimentation.registry_relation('experiments') %}
+{%- set optional = {
+    'value_per_unit_lift': experimentation.type_double(),
+    'cost': experimentation.type_double(),
+    'decision_owner': dbt.type_string(),
+    'custom_action': dbt.type_string(),
+} %}
+
 with
 
 experiments as (
@@ -22,7 +32,14 @@ typed as (
         cast(power as {{ experimentation.type_double() }}) as power,
         cast(mde_relative as {{ experimentation.type_double() }}) as mde_relative,
         cast(analysis_window_days as {{ dbt.type_int() }}) as analysis_window_days,
-        cast(cuped_lookback_days as {{ dbt.type_int() }}) as cuped_lookback_days
+        cast(cuped_lookback_days as {{ dbt.type_int() }}) as cuped_lookback_days,
+        {%- for column, column_type in optional.items() %}
+        {%- if experimentation.has_column(registry, column) %}
+        cast({{ column }} as {{ column_type }}) as {{ column }}{{ ',' if not loop.last }}
+        {%- else %}
+        cast(null as {{ column_type }}) as {{ column }}{{ ',' if not loop.last }}
+        {%- endif %}
+        {%- endfor %}
     from experiments
 
 )

@@ -118,6 +118,7 @@ SUPPRESSED_TABLES: dict[str, tuple[str, ...]] = {
     "experiment_power": ("min_arm_units", "baseline_units"),
     "experiment_results": ("n_control", "n_treatment"),
     "experiment_results_history": ("n_control", "n_treatment"),
+    "experiment_value": ("n_control", "n_treatment"),
     "planned_assignment_balance": ("units",),
     "segment_results": (
         "n_control",

@@ -13,6 +13,7 @@ from xpkit.marts import (
     experiment_meta_analysis,
     experiment_power,
     experiment_results,
+    experiment_value,
     segment_results,
 )
 from xpkit.marts.declaration import MartDeclaration
@@ -30,6 +31,7 @@ MARTS: tuple[MartDeclaration, ...] = (
     experiment_cate.DECLARATION,
     experiment_decisions.DECLARATION,
     experiment_meta_analysis.DECLARATION,
+    experiment_value.DECLARATION,
     build_manifest.DECLARATION,
 )
 

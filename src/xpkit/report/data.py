@@ -53,6 +53,7 @@ RELATIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "experiment_cate": (("marts", "experiment_cate"),),
     "experiment_portfolio": (("marts", "experiment_portfolio"),),
     "build_manifest": (("marts", "build_manifest"),),
+    "experiment_value": (("marts", "experiment_value"),),
     "experiment_meta_analysis": (("marts", "experiment_meta_analysis"),),
     "experiment_results_history": (("marts", "experiment_results_history"),),
     "experiment_decisions_history": (("marts", "experiment_decisions_history"),),

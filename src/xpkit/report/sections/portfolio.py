@@ -16,7 +16,7 @@ from xpkit.report.common import (
     primary_cell,
     sorted_results,
 )
-from xpkit.report.sections.programme import meta_analysis_context
+from xpkit.report.sections.programme import meta_analysis_context, value_context
 from xpkit.report.templates import STYLE
 
 if TYPE_CHECKING:
@@ -92,6 +92,7 @@ def portfolio_context(report: ReportBuilder) -> dict[str, Any]:
         )
     return {
         **meta_analysis_context(report),
+        **value_context(report),
         "style": Markup(STYLE),
         "experiments": rows,
         "decision_counts": decision_counts,

@@ -1,5 +1,6 @@
 """The programme sections of the portfolio page (index.html): what the
-programme learns across experiments (marts.experiment_meta_analysis)."""
+programme learns across experiments (marts.experiment_meta_analysis) and what
+each decision is worth (marts.experiment_value)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from xpkit.narrative import report as fmt
 from xpkit.report.common import missing_notice
+from xpkit.stats.numbers import finite
 
 if TYPE_CHECKING:
     from xpkit.report.pages import ReportBuilder
 
-__all__ = ["meta_analysis_context"]
+__all__ = ["meta_analysis_context", "value_context"]
 
 
 def _group(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -86,3 +88,60 @@ def meta_analysis_context(report: ReportBuilder) -> dict[str, Any]:
         "meta_groups": others,
         "meta_notices": notices,
     }
+
+
+def _money(value: Any) -> str:
+    number = finite(value)
+    if number is None:
+        return fmt.DASH
+    return f"{number:,.0f}"
+
+
+def value_context(report: ReportBuilder) -> dict[str, Any]:
+    """Every experiment's value (marts.experiment_value): running experiments
+    first, by value of information, then the rest by expected value."""
+    if not report.data.has("experiment_value"):
+        return {
+            "values": [],
+            "value_notices": [missing_notice("experiment_value", "the value columns")],
+        }
+    rows = report.data.rows("experiment_value")
+
+    def order(r: dict[str, Any]) -> tuple[Any, ...]:
+        rank = r.get("voi_rank")
+        value = r.get("expected_value")
+        return (
+            rank is None,
+            rank or 0,
+            value is None,
+            -(value or 0.0),
+            str(r.get("experiment_id")),
+        )
+
+    values = []
+    for r in sorted(rows, key=order):
+        interval = ""
+        if r.get("expected_value_ci_low") is not None:
+            interval = (
+                f"[{_money(r.get('expected_value_ci_low'))}, "
+                f"{_money(r.get('expected_value_ci_high'))}]"
+            )
+        values.append(
+            {
+                "experiment_id": r.get("experiment_id"),
+                "status": r.get("status"),
+                "owner": r.get("decision_owner") or r.get("owner") or fmt.DASH,
+                "owner_registered": r.get("decision_owner") is not None,
+                "decision": r.get("decision"),
+                "decided": fmt.day(r.get("decided_at")),
+                "action": r.get("custom_action") or r.get("recommended_action"),
+                "value": _money(r.get("expected_value")),
+                "interval": interval,
+                "cost": _money(r.get("cost")),
+                "net": _money(r.get("expected_net_value")),
+                "evpi": _money(r.get("evpi")),
+                "rank": r.get("voi_rank"),
+                "note": r.get("error_message"),
+            }
+        )
+    return {"values": values, "value_notices": []}

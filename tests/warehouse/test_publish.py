@@ -190,9 +190,11 @@ def test_publish_writes_the_full_file_the_bi_file_and_the_report(site):
     paths = site["paths"]
     assert (paths.report_dir / "index.html").is_file()
     assert (paths.report_dir / "data_docs" / "gates.html").is_file()
-    # The report names the file readers open, not the build file.
+    # The report names the file readers open by its name, and no absolute
+    # path (neither the published file's nor the build folder's).
     index = (paths.report_dir / "index.html").read_text(encoding="utf-8")
-    assert str(paths.published) in index and str(paths.working) not in index
+    assert f'<dd class="mono">{paths.published.name}</dd>' in index
+    assert str(site["work"]) not in index and paths.working.parent.name not in index
     with duckdb.connect(str(paths.bi), read_only=True) as con:
         schemas = {
             row[0]
@@ -306,7 +308,7 @@ def _readme_bi_snippet() -> str:
 
 
 # Columns counting units (n_arms counts arms).
-COUNT_NAME = re.compile(r"^(?!n_arms$)(n_[a-z_]+|units|[a-z_]+_units)$")
+COUNT_NAME = re.compile(r"^(?!n_arms$|n_experiments$)(n_[a-z_]+|units|[a-z_]+_units)$")
 
 
 def _leaks(database: Path, k: int) -> list[str]:

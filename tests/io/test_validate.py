@@ -233,6 +233,23 @@ def test_validate_running_experiment_without_exposures_fails_completeness(
     assert len(messages) == 2
     assert re.search(r"SKIP  srm +E4 .*not judged: no units assigned", out)
 
+    # make build's --quiet: no header and no PASS line, the rest as before.
+    quiet = main(
+        ["--database", str(database), "--docs-dir", str(tmp_path), "--as-of", AS_OF]
+        + ["--quiet"]
+    )
+    quiet_out = capsys.readouterr().out
+    assert quiet == 1
+    assert not re.search(r"^(PASS|==>) ", quiet_out, flags=re.M), quiet_out
+    assert re.search(r"^FAIL  exposures +E4 ", quiet_out, flags=re.M), quiet_out
+    assert re.search(r"SKIP  srm +E4 .*not judged: no units assigned", quiet_out)
+    total = len(re.findall(r"^(PASS|FAIL|SKIP|WARN) ", out, flags=re.M))
+    assert re.search(
+        rf"^{total} checks: {total - 2} passed or skipped, 2 failed",
+        quiet_out,
+        flags=re.M,
+    )
+
 
 @pytest.mark.parametrize(
     ("metric_id", "event_names", "parts"),

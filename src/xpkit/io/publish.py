@@ -710,6 +710,12 @@ def run_dbt(paths: Paths, dbt_args: Sequence[str]) -> None:
     write_state(paths, stage="built")
 
 
+def _quiet() -> list[str]:
+    """``--quiet`` for the gates and the report (their header is ours, and
+    only what needs attention is printed) unless VERBOSE=1."""
+    return [] if progress.verbose() else ["--quiet"]
+
+
 def run_gates(paths: Paths) -> bool:
     env = _environment(paths)
     staged = paths.staged_docs
@@ -723,6 +729,7 @@ def run_gates(paths: Paths) -> bool:
             str(paths.working),
             "--docs-dir",
             str(staged),
+            *_quiet(),
         ],
         env,
         f"Validation gates on {paths.working}",
@@ -751,6 +758,7 @@ def run_report(paths: Paths) -> None:
             str(staged),
             "--project-dir",
             str(REPO),
+            *_quiet(),
         ],
         env,
         f"Report into {staged} (swapped into {paths.report_dir} at publish)",
@@ -1050,6 +1058,8 @@ def command_load(paths: Paths, data_dir: Path) -> int:
     from xpkit.io.load import LoadError, load_raw
 
     ensure_working(paths, create=True)
+    print(f"==> Load {data_dir} into the build file {paths.working}", flush=True)
+    started = time.monotonic()
     try:
         load_raw(data_dir, paths.working)
     except LoadError as error:
@@ -1061,6 +1071,9 @@ def command_load(paths: Paths, data_dir: Path) -> int:
         )
         return 2
     write_state(paths, stage="loaded")
+    print(
+        f"    load done in {progress.elapsed(time.monotonic() - started)}", flush=True
+    )
     print(
         f"The build file {paths.working} holds the new raw tables; `make build` "
         f"builds them and publishes {paths.published}."

@@ -740,13 +740,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="schema of the check tables (default: found by name in any schema)",
     )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no header and no PASS lines: only the checks that failed, warned "
+        "or were skipped, and the summary (make build uses it; VERBOSE=1 shows all)",
+    )
     args = parser.parse_args(argv)
     try:
         as_of = parse_as_of(args.as_of)
-        print(
-            f"==> Data gates on {args.database} as of {as_of:%Y-%m-%d %H:%M:%S} UTC",
-            flush=True,
-        )
+        if not args.quiet:
+            print(
+                f"==> Data gates on {args.database} as of "
+                f"{as_of:%Y-%m-%d %H:%M:%S} UTC",
+                flush=True,
+            )
         lines = validate(
             args.database,
             args.docs_dir,
@@ -758,13 +766,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for line in lines:
-        print(line)
+        if not (args.quiet and line.status == "PASS"):
+            print(line)
     failures = [line for line in lines if line.status == "FAIL"]
     docs = args.docs_dir / "index.html"
     summary = args.docs_dir / SUMMARY_PAGE
     print(
         f"{len(lines)} checks: {len(lines) - len(failures)} passed or skipped, "
-        f"{len(failures)} failed. Data docs: {docs} (GX) and {summary}",
+        f"{len(failures)} failed. Data docs: {summary} and {docs} (GX)",
         flush=True,
     )
     if failures:

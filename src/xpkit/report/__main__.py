@@ -34,11 +34,19 @@ def main(argv: list[str] | None = None) -> int:
         default=Path.cwd(),
         help="project checkout, for the git commit and the docs links (cwd)",
     )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no header and no line per page, only the closing line "
+        "(make build uses it; VERBOSE=1 shows all)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    print(f"==> Report from {args.database} into {args.out}/")
+    if not args.quiet:
+        print(f"==> Report from {args.database} into {args.out}/")
     try:
-        index = build_report(args.database, args.out, args.project_dir)
+        log = (lambda line: None) if args.quiet else print
+        index = build_report(args.database, args.out, args.project_dir, log=log)
     except (FileNotFoundError, LookupError, duckdb.Error) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -90,6 +90,27 @@ def test_make_query_shows_wide_results_in_full(demo_warehouse, tmp_path):
     assert "…" not in as_table.stdout and f"({len(rows)} rows)" in as_table.stdout
 
 
+def test_make_query_as_markdown_and_its_errors_on_one_line(demo_warehouse):
+    database = demo_warehouse["database"]
+    sql = "select experiment_id, units from marts.experiment_portfolio order by 1"
+    with duckdb.connect(str(database), read_only=True) as con:
+        rows = con.execute(sql).fetchall()
+    markdown = _make_query(database, SQL=sql, FORMAT="markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    lines = markdown.stdout.splitlines()
+    assert lines[:2] == ["| experiment_id | units |", "|---|---|"]
+    assert lines[2 : 2 + len(rows)] == [f"| {e} | {u} |" for e, u in rows]
+    wrong = _make_query(database, SQL="select nope from marts.experiment_portfolio")
+    errors = [line for line in wrong.stderr.splitlines() if not line.startswith("make")]
+    assert wrong.returncode != 0
+    assert len(errors) == 1, wrong.stderr
+    assert errors[0].startswith("error: Binder Error: Referenced column")
+    assert "Candidate bindings" in errors[0] and "Traceback" not in wrong.stderr
+    unknown = _make_query(database, SQL="select 1", FORMAT="xml")
+    assert unknown.returncode != 0
+    assert "invalid choice: 'xml'" in unknown.stderr
+
+
 def test_make_query_is_read_only(demo_warehouse):
     result = _make_query(
         demo_warehouse["database"], SQL="create table marts.x as select 1"

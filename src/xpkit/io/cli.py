@@ -177,9 +177,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(query(args.database, _read_sql(args), args.format))
     except (FileNotFoundError, QueryError, duckdb.Error) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     return 0
+
+
+def one_line(error: BaseException) -> str:
+    """An error on one line: DuckDB's message and hints without the echoed
+    SQL and caret lines (``LINE 1: ...``) that follow them."""
+    kept = []
+    for line in str(error).splitlines():
+        if line.startswith("LINE "):
+            break
+        if line.strip():
+            kept.append(line.strip())
+    return " ".join(kept) or type(error).__name__
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Results of every registered comparison: one row per experiment x metric x
 treatment variant. Thin: reads the per-arm sufficient statistics (and the
-regression terms' cross products) and the registry, and calls xpkit.marts.experiment_results."""
+regression terms' cross products) and the registry, and calls
+xpkit.marts.experiment_results."""
 
 
 def model(dbt, session):

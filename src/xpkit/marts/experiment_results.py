@@ -486,9 +486,9 @@ def experiment_results(
             message says there are no covariates when None).
 
     Returns:
-        A frame with the columns of ``EXPERIMENT_RESULT_COLUMNS``, in that order and dtype,
-        sorted by experiment, role (primary, secondary, guardrail), metric and
-        variant.
+        A frame with the columns of ``EXPERIMENT_RESULT_COLUMNS``, in that order
+        and dtype, sorted by experiment, role (primary, secondary, guardrail),
+        metric and variant.
 
     Raises:
         ValueError: For an unknown correction or family rule.

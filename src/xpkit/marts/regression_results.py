@@ -56,8 +56,8 @@ def arm_cross_products(
     Each exact sum is an integer (as text) over ``term_i_scale * term_j_scale``;
     both scales are powers of 2, so the Fraction is the warehouse's sum exactly.
     """
-    rows = (
-        records(cross_products)
+    rows: list[Mapping[str, Any]] = (
+        list(records(cross_products))
         if isinstance(cross_products, pd.DataFrame)
         else list(cross_products)
     )

@@ -52,7 +52,9 @@ units as (
 
 declared_metrics as (
 
-    select distinct experiment_id, metric_id
+    select distinct
+        experiment_id,
+        metric_id
     from declared_covariates
 
 ),
@@ -106,14 +108,20 @@ covariate_terms as (
 
 terms as (
 
-    select experiment_metric_key, 'metric' as term, 0 as term_index
+    select
+        experiment_metric_key,
+        'metric' as term,
+        0 as term_index
     from registered_metrics
     where aggregation <> 'ratio'
         and experiment_metric_key in (select experiment_metric_key from covariate_terms)
 
     union all
 
-    select experiment_metric_key, term, term_index
+    select
+        experiment_metric_key,
+        term,
+        term_index
     from covariate_terms
 
 ),
@@ -152,9 +160,10 @@ attribute_values as (
     {%- endfor %}
     {%- else %}
     select
-        cast(null as {{ dbt.type_string() }}) as unit_id,
+        cast(unit_id as {{ dbt.type_string() }}) as unit_id,
         cast(null as {{ dbt.type_string() }}) as term,
         cast(null as {{ experimentation.type_double() }}) as value
+    from units
     where 1 = 0
     {%- endif %}
 
@@ -224,7 +233,9 @@ term_scales as (
 
 arm_sizes as (
 
-    select arm_key, count(*) as n_units
+    select
+        arm_key,
+        count(*) as n_units
     from assignments
     group by arm_key
 
@@ -249,9 +260,17 @@ term_pairs as (
     inner join terms as left_terms
         on registered_metrics.experiment_metric_key = left_terms.experiment_metric_key
     inner join (
-        select experiment_metric_key, term, term_index from terms
+        select
+            experiment_metric_key,
+            term,
+            term_index
+        from terms
         union all
-        select distinct experiment_metric_key, '1' as term, -1 as term_index from terms
+        select distinct
+            experiment_metric_key,
+            '1' as term,
+            -1 as term_index
+        from terms
     ) as right_terms
         on left_terms.experiment_metric_key = right_terms.experiment_metric_key
         and (left_terms.term_index <= right_terms.term_index or right_terms.term_index = -1)

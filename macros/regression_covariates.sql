@@ -28,6 +28,27 @@
     {{ return(rows) }}
 {%- endmacro %}
 
+{% macro regression_stratum_rows() -%}
+    {#- The categorical unit attributes a covariate row may post-stratify on
+        (stratum:<column>): the usable declared dimensions and strata that are
+        not doubles, each column once, in file order. -#}
+    {%- set rows = [] -%}
+    {%- set names = [] -%}
+    {%- for row in experimentation.unit_attributes('dimension') + experimentation.unit_attributes('stratum') -%}
+        {%- if row['column_name'] not in names and row['data_type'] != 'double' -%}
+            {%- do names.append(row['column_name']) -%}
+            {%- do rows.append(row) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(rows) }}
+{%- endmacro %}
+
+{% macro regression_stratum_min_units() -%}
+    {#- A stratum value with fewer units than this in any arm of the experiment
+        is pooled with the other such values into one stratum '(pooled)'. -#}
+    {{ return(10) }}
+{%- endmacro %}
+
 {% macro regression_covariate_problems() -%}
     {#- The problem rows (seed_file, row_key, problem, fix) of
         seeds/experiment_metric_covariates.csv, as a select for
@@ -36,6 +57,11 @@
         experiment (or a ratio, or with cuped_lookback_days 0), an attribute
         not declared as a numeric covariate or prediction, a duplicate row. -#}
     {%- set attributes = experimentation.regression_attribute_names() -%}
+    {%- set strata = [] -%}
+    {%- for row in experimentation.regression_stratum_rows() -%}
+        {%- do strata.append(row['column_name']) -%}
+    {%- endfor -%}
+    {%- set stratum_id = "lower(substr(covariates.covariate, 9))" -%}
     {%- set key = dbt.concat(["'experiment_id = '", "coalesce(covariates.experiment_id, '')",
         "', metric_id = '", "coalesce(covariates.metric_id, '')",
         "', covariate = '", "coalesce(covariates.covariate, '')"]) -%}
@@ -71,12 +97,13 @@
         {{ file }},
         {{ key }},
         {{ dbt.concat(["'unknown covariate '''", "coalesce(covariates.covariate, '')", "''''"]) }},
-        'Write pre:<metric_id> or attribute:<column>.'
+        'Write pre:<metric_id>, attribute:<column> or stratum:<column>.'
     from {{ ref('stg_registry__experiment_metric_covariates') }} as covariates
     where covariates.covariate is null
         or not (
             (covariates.covariate like 'pre:%' and length(covariates.covariate) > 4)
             or (covariates.covariate like 'attribute:%' and length(covariates.covariate) > 10)
+            or (covariates.covariate like 'stratum:%' and length(covariates.covariate) > 8)
         )
 
     union all
@@ -117,6 +144,21 @@
         and length(covariates.covariate) > 10
         {%- if attributes %}
         and {{ attribute_id }} not in ('{{ attributes | join("', '") }}')
+        {%- endif %}
+
+    union all
+
+    select
+        {{ file }},
+        {{ key }},
+        {{ dbt.concat(["'unit attribute '''", stratum_id,
+            "''' is not declared as a categorical dimension or stratum (usable: " ~ (strata | join(', ') or 'none') ~ ")'"]) }},
+        'Declare the column in seeds/unit_attributes.csv with role dimension or stratum and data_type string, bigint or boolean, or correct the name.'
+    from {{ ref('stg_registry__experiment_metric_covariates') }} as covariates
+    where covariates.covariate like 'stratum:%'
+        and length(covariates.covariate) > 8
+        {%- if strata %}
+        and {{ stratum_id }} not in ('{{ strata | join("', '") }}')
         {%- endif %}
 
     union all

@@ -3,13 +3,17 @@
 -- Lin 2013) needs, in long form so that the number of covariates is not fixed
 -- in the schema. Term 0 is the metric in the analysis window; terms 1..k its
 -- covariates: seeds/experiment_metric_covariates.csv, or by default the
--- metric's own pre-period (the CUPED covariate). term_j 1 (index -1) marks
+-- metric's own pre-period (the CUPED covariate); stratum:<column> becomes one
+-- dummy per stratum but the first (post-stratification, combined with any
+-- other covariates). term_j 1 (index -1) marks
 -- the plain sums. Non-ratio metrics only. Units without a value are zeros by
 -- omission; n_units comes from the assignments, so every sum covers every
 -- analysed unit of the arm. experiment_results reads it.
 -- depends_on: {{ ref('int_registry_problems') }}
 {%- set bits = experimentation.exact_sum_bits() %}
 {%- set attributes = experimentation.regression_attribute_rows() %}
+{%- set strata = experimentation.regression_stratum_rows() %}
+{%- set min_units = experimentation.regression_stratum_min_units() %}
 with
 
 assignments as (
@@ -89,20 +93,185 @@ chosen_covariates as (
 
 ),
 
+stratum_values as (
+
+    -- One row per usable unit x declared categorical attribute (a stratum
+    -- column); a null value is its own stratum '(missing)'.
+    {%- if strata %}
+    {%- for row in strata %}
+    select
+        unit_id,
+        '{{ row["column_name"] }}' as stratum_column,
+        coalesce(
+            cast({{ experimentation.unit_attribute_value(row) }} as {{ dbt.type_string() }}), '(missing)'
+        ) as stratum_value
+    from units
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    {%- else %}
+    select
+        cast(unit_id as {{ dbt.type_string() }}) as unit_id,
+        cast(null as {{ dbt.type_string() }}) as stratum_column,
+        cast(null as {{ dbt.type_string() }}) as stratum_value
+    from units
+    where 1 = 0
+    {%- endif %}
+
+),
+
+stratum_covariates as (
+
+    select distinct
+        registered_metrics.experiment_id,
+        chosen_covariates.experiment_metric_key,
+        chosen_covariates.covariate,
+        lower(substr(chosen_covariates.covariate, 9)) as stratum_column
+    from chosen_covariates
+    inner join registered_metrics
+        on chosen_covariates.experiment_metric_key = registered_metrics.experiment_metric_key
+    where chosen_covariates.covariate like 'stratum:%'
+
+),
+
+unit_strata as (
+
+    -- The experiment's analysed units with their value of each stratum
+    -- column asked for ('(missing)' without a units row).
+    select distinct
+        assignments.experiment_id,
+        assignments.arm_key,
+        assignments.unit_id,
+        stratum_columns.stratum_column,
+        coalesce(stratum_values.stratum_value, '(missing)') as stratum_value
+    from assignments
+    inner join (
+        select distinct
+            experiment_id,
+            stratum_column
+        from stratum_covariates
+    ) as stratum_columns
+        on assignments.experiment_id = stratum_columns.experiment_id
+    left join stratum_values
+        on assignments.unit_id = stratum_values.unit_id
+        and stratum_columns.stratum_column = stratum_values.stratum_column
+
+),
+
+stratum_cells as (
+
+    select
+        observed.experiment_id,
+        observed.stratum_column,
+        observed.stratum_value,
+        arms.arm_key,
+        count(unit_strata.unit_id) as n_units
+    from (
+        select distinct
+            experiment_id,
+            stratum_column,
+            stratum_value
+        from unit_strata
+    ) as observed
+    inner join arms
+        on observed.experiment_id = arms.experiment_id
+    left join unit_strata
+        on observed.experiment_id = unit_strata.experiment_id
+        and observed.stratum_column = unit_strata.stratum_column
+        and observed.stratum_value = unit_strata.stratum_value
+        and arms.arm_key = unit_strata.arm_key
+    group by
+        observed.experiment_id,
+        observed.stratum_column,
+        observed.stratum_value,
+        arms.arm_key
+
+),
+
+pooled_values as (
+
+    -- The pooling rule: a value with fewer than {{ min_units }} units in any
+    -- arm joins '(pooled)'.
+    select
+        experiment_id,
+        stratum_column,
+        stratum_value,
+        case
+            when min(n_units) < {{ min_units }} then '(pooled)'
+            else stratum_value
+        end as pooled_value
+    from stratum_cells
+    group by experiment_id, stratum_column, stratum_value
+
+),
+
+stratum_dummies as (
+
+    -- One dummy per pooled value but the first (the reference stratum).
+    select
+        stratum_covariates.experiment_metric_key,
+        stratum_covariates.stratum_column,
+        levels.pooled_value,
+        {{ dbt.concat(["stratum_covariates.covariate", "'='", "levels.pooled_value"]) }} as term
+    from stratum_covariates
+    inner join (
+        select
+            experiment_id,
+            stratum_column,
+            pooled_value,
+            row_number() over (
+                partition by experiment_id, stratum_column order by pooled_value
+            ) as level_rank
+        from (
+            select distinct
+                experiment_id,
+                stratum_column,
+                pooled_value
+            from pooled_values
+        ) as distinct_levels
+    ) as levels
+        on stratum_covariates.experiment_id = levels.experiment_id
+        and stratum_covariates.stratum_column = levels.stratum_column
+    where levels.level_rank > 1
+
+),
+
+expanded_covariates as (
+
+    select
+        experiment_metric_key,
+        metric_id,
+        covariate as term
+    from chosen_covariates
+    where covariate not like 'stratum:%'
+
+    union all
+
+    select
+        stratum_dummies.experiment_metric_key,
+        registered_metrics.metric_id,
+        stratum_dummies.term
+    from stratum_dummies
+    inner join registered_metrics
+        on stratum_dummies.experiment_metric_key = registered_metrics.experiment_metric_key
+
+),
+
 covariate_terms as (
 
     -- Order: the metric's own pre-period first, then by name (the order in
     -- which collinear covariates are dropped).
     select
         experiment_metric_key,
-        covariate as term,
+        term,
         row_number() over (
             partition by experiment_metric_key
             order by
-                case when covariate = {{ dbt.concat(["'pre:'", "metric_id"]) }} then 0 else 1 end,
-                covariate
+                case when term = {{ dbt.concat(["'pre:'", "metric_id"]) }} then 0 else 1 end,
+                term
         ) as term_index
-    from chosen_covariates
+    from expanded_covariates
 
 ),
 
@@ -212,6 +381,29 @@ unit_terms as (
         on assignments.unit_id = attribute_values.unit_id
         and covariate_terms.term = attribute_values.term
     where attribute_values.value <> 0
+
+    union all
+
+    select
+        unit_strata.arm_key,
+        covariate_terms.experiment_metric_key,
+        unit_strata.unit_id,
+        covariate_terms.term_index,
+        cast(1 as {{ experimentation.type_double() }}) as value
+    from covariate_terms
+    inner join stratum_dummies
+        on covariate_terms.experiment_metric_key = stratum_dummies.experiment_metric_key
+        and covariate_terms.term = stratum_dummies.term
+    inner join registered_metrics
+        on covariate_terms.experiment_metric_key = registered_metrics.experiment_metric_key
+    inner join pooled_values
+        on registered_metrics.experiment_id = pooled_values.experiment_id
+        and stratum_dummies.stratum_column = pooled_values.stratum_column
+        and stratum_dummies.pooled_value = pooled_values.pooled_value
+    inner join unit_strata
+        on pooled_values.experiment_id = unit_strata.experiment_id
+        and pooled_values.stratum_column = unit_strata.stratum_column
+        and pooled_values.stratum_value = unit_strata.stratum_value
 
 ),
 

@@ -6,7 +6,8 @@ metric's pre-period and two numeric unit attributes (a covariate and a
 prediction column, CUPAC). experiment_results' regression columns must equal
 statsmodels OLS ``y ~ T * (x - xbar)`` fitted on the unit-level rows pulled back
 from the warehouse (point estimate to 1e-9); a metric without rows uses its
-own pre-period and equals the CUPED columns; bad registry rows stop the build
+own pre-period and equals the CUPED columns; ``stratum:<column>`` post-stratifies
+(alone, or combined with the other covariates); bad registry rows stop the build
 with one message each naming the file, the row and the fix.
 """
 
@@ -20,10 +21,13 @@ import statsmodels.api as sm
 from custom_dataset import CUSTOM_SEEDS, write_custom_dataset
 from warehouse import copy_project, load_and_build
 
+from xpkit.stats.poststratification import poststratified_test, strata_from_units
+
 pytestmark = pytest.mark.warehouse
 
 ATTRIBUTES = (
     "column_name,role,data_type,bins,description\n"
+    "plan,dimension,string,,Price plan\n"
     "tenure_days,covariate,double,,Days since signup\n"
     "churn_score,prediction,double,,A model's prediction of revenue\n"
 )
@@ -33,6 +37,8 @@ COVARIATES = (
     "checkout-2025,revenue,pre:orders\n"
     "checkout-2025,revenue,attribute:tenure_days\n"
     "checkout-2025,revenue,attribute:churn_score\n"
+    "checkout-2025,revenue,stratum:plan\n"
+    "checkout-2025,orders,stratum:plan\n"
 )
 EXPERIMENT = "checkout-2025"
 
@@ -57,6 +63,10 @@ def _project(tmp_path, covariates: str):
             "unit_id": ids,
             "tenure_days": rng.integers(0, 200, len(ids)).astype(float),
             "churn_score": rng.random(len(ids)),
+            # team is rare: fewer than 10 units in an arm, so it is pooled.
+            "plan": rng.choice(
+                np.array(["free", "pro", "team"]), len(ids), p=[0.5, 0.46, 0.04]
+            ),
         }
     )
     units.to_csv(data / "units.csv", index=False)
@@ -88,6 +98,7 @@ select
     units.is_control,
     coalesce(revenue.m, 0) as revenue,
     coalesce(revenue.x, 0) as pre_revenue,
+    coalesce(orders.m, 0) as orders,
     coalesce(orders.x, 0) as pre_orders,
     coalesce(converted.m, 0) as converted,
     coalesce(converted.x, 0) as pre_converted
@@ -127,20 +138,54 @@ def test_regression_columns_match_statsmodels_on_the_unit_rows(tmp_path):
     units = unit_rows.merge(attributes, on="unit_id", how="left")
     t = (~units.is_control.astype(bool)).to_numpy(dtype=float)
 
+    # The pooling rule, by hand: a plan with fewer than 10 units in an arm
+    # joins '(pooled)', the first stratum (no dummy).
+    counts = units.groupby(["plan", "is_control"]).size().unstack(fill_value=0)
+    small = counts.index[counts.min(axis=1) < 10]
+    assert list(small) == ["team"]
+    units["stratum"] = np.where(units.plan.isin(small), "(pooled)", units.plan)
+    for level in ("free", "pro"):
+        units[f"plan_{level}"] = (units.stratum == level).astype(float)
+
     revenue = by_metric.loc["revenue"]
     # Own pre-period first, then by name.
     assert revenue.regression_covariates == (
-        "pre:revenue, attribute:churn_score, attribute:tenure_days, pre:orders"
+        "pre:revenue, attribute:churn_score, attribute:tenure_days, pre:orders, "
+        "stratum:plan=free, stratum:plan=pro"
     )
-    x = units[["pre_revenue", "churn_score", "tenure_days", "pre_orders"]].to_numpy(
-        dtype=float
-    )
+    x = units[
+        [
+            "pre_revenue",
+            "churn_score",
+            "tenure_days",
+            "pre_orders",
+            "plan_free",
+            "plan_pro",
+        ]
+    ].to_numpy(dtype=float)
     expected = _interacted_ols(units.revenue.to_numpy(dtype=float), t, x)
     assert revenue.regression_abs_lift == pytest.approx(expected, rel=1e-9)
     assert revenue.regression_ci_low < revenue.regression_abs_lift
     assert revenue.regression_abs_lift < revenue.regression_ci_high
     assert 0 <= revenue.regression_p_value <= 1
     assert pd.isna(revenue.regression_error_message)
+
+    # Post-stratification alone: the dummies' Lin estimator is the weighted
+    # within-stratum difference (xpkit.stats.poststratification on the unit rows).
+    orders = by_metric.loc["orders"]
+    assert orders.regression_covariates == "stratum:plan=free, stratum:plan=pro"
+    y = units.orders.to_numpy(dtype=float)
+    expected = _interacted_ols(y, t, units[["plan_free", "plan_pro"]].to_numpy())
+    assert orders.regression_abs_lift == pytest.approx(expected, rel=1e-9)
+    cells = strata_from_units(y, t.astype(int), units.stratum.to_numpy())
+    poststratified = poststratified_test(cells, min_units=2)
+    assert orders.regression_abs_lift == pytest.approx(
+        poststratified.abs_lift, rel=1e-9
+    )
+    # Same variance to first order (marginal vs per-cell residual variances).
+    assert orders.regression_std_error == pytest.approx(
+        poststratified.std_error, rel=0.05
+    )
 
     # No rows for converted: its own pre-period, i.e. today's CUPED.
     converted = by_metric.loc["converted"]
@@ -168,6 +213,7 @@ BAD = (
     "checkout-2025,revenue,lagged:revenue\n"
     "checkout-2025,aov,pre:revenue\n"
     "checkout-2025,nope,pre:revenue\n"
+    "checkout-2025,revenue,stratum:tenure_days\n"
 )
 MESSAGES = [
     "seeds/experiment_metric_covariates.csv | experiment_id = checkout-2025, "
@@ -176,7 +222,9 @@ MESSAGES = [
     "covariate = attribute:plan | unit attribute 'plan' is not declared as a numeric "
     "covariate or prediction (usable: tenure_days, churn_score)",
     "covariate = lagged:revenue | unknown covariate 'lagged:revenue' | Write "
-    "pre:<metric_id> or attribute:<column>.",
+    "pre:<metric_id>, attribute:<column> or stratum:<column>.",
+    "covariate = stratum:tenure_days | unit attribute 'tenure_days' is not declared "
+    "as a categorical dimension or stratum (usable: plan)",
     "metric_id = aov, covariate = pre:revenue | a ratio metric cannot be "
     "regression-adjusted",
     "metric_id = nope, covariate = pre:revenue | the experiment metric is not "

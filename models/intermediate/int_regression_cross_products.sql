@@ -166,7 +166,7 @@ stratum_cells as (
         observed.stratum_column,
         observed.stratum_value,
         arms.arm_key,
-        count(unit_strata.unit_id) as n_units
+        count(members.unit_id) as n_units
     from (
         select distinct
             experiment_id,
@@ -176,11 +176,11 @@ stratum_cells as (
     ) as observed
     inner join arms
         on observed.experiment_id = arms.experiment_id
-    left join unit_strata
-        on observed.experiment_id = unit_strata.experiment_id
-        and observed.stratum_column = unit_strata.stratum_column
-        and observed.stratum_value = unit_strata.stratum_value
-        and arms.arm_key = unit_strata.arm_key
+    left join unit_strata as members
+        on observed.experiment_id = members.experiment_id
+        and observed.stratum_column = members.stratum_column
+        and observed.stratum_value = members.stratum_value
+        and arms.arm_key = members.arm_key
     group by
         observed.experiment_id,
         observed.stratum_column,

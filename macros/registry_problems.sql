@@ -378,6 +378,11 @@ problems as (
     -- against the columns of raw.units at compile time.
     {{ experimentation.unit_attribute_problems() }}
 
+    union all
+
+    -- seeds/experiment_metric_covariates.csv (macros/regression_covariates.sql).
+    {{ experimentation.regression_covariate_problems() }}
+
 )
 
 select * from problems

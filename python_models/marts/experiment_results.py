@@ -1,6 +1,7 @@
 """Results of every registered comparison: one row per experiment x metric x
-treatment variant. Thin: reads the per-arm sufficient statistics and the
-registry, and calls xpkit.marts.experiment_results."""
+treatment variant. Thin: reads the per-arm sufficient statistics (and the
+regression terms' cross products) and the registry, and calls
+xpkit.marts.experiment_results."""
 
 
 def model(dbt, session):
@@ -20,6 +21,7 @@ def model(dbt, session):
             "stg_registry__experiment_variants": dbt.ref(
                 "stg_registry__experiment_variants"
             ),
+            "int_regression_cross_products": dbt.ref("int_regression_cross_products"),
         },
         {
             "multiple_testing_correction": dbt.config.get(

@@ -11,7 +11,10 @@ from statsmodels.stats import proportion
 from statsmodels.stats.multitest import multipletests
 
 from xpkit.marts.assignment_balance import BALANCE_COLUMNS, assignment_balance
-from xpkit.marts.experiment_results import RESULT_COLUMNS, experiment_results
+from xpkit.marts.experiment_results import (
+    EXPERIMENT_RESULT_COLUMNS,
+    experiment_results,
+)
 
 REQUIRED = [
     "experiment_id",
@@ -266,8 +269,8 @@ def linearised(m: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 def test_experiment_results_columns_and_dtypes(results):
     assert list(results.columns[: len(REQUIRED)]) == REQUIRED
-    assert list(results.columns) == list(RESULT_COLUMNS)
-    assert {c: str(t) for c, t in results.dtypes.items()} == RESULT_COLUMNS
+    assert list(results.columns) == list(EXPERIMENT_RESULT_COLUMNS)
+    assert {c: str(t) for c, t in results.dtypes.items()} == EXPERIMENT_RESULT_COLUMNS
 
 
 def test_experiment_results_dtypes_are_stable_when_everything_is_null():
@@ -275,12 +278,12 @@ def test_experiment_results_dtypes_are_stable_when_everything_is_null():
     empty_arms = pd.DataFrame(columns=["experiment_id", "variant", "metric_id"])
     nulls = experiment_results(empty_arms, experiments, metrics, experiment_metrics)
     assert len(nulls) == 10 and nulls.p_value.isna().all()
-    assert {c: str(t) for c, t in nulls.dtypes.items()} == RESULT_COLUMNS
+    assert {c: str(t) for c, t in nulls.dtypes.items()} == EXPERIMENT_RESULT_COLUMNS
     none = experiment_results(
         empty_arms, experiments.iloc[:0], metrics, experiment_metrics
     )
     assert len(none) == 0
-    assert {c: str(t) for c, t in none.dtypes.items()} == RESULT_COLUMNS
+    assert {c: str(t) for c, t in none.dtypes.items()} == EXPERIMENT_RESULT_COLUMNS
 
 
 def test_experiment_results_has_one_row_per_experiment_metric_variant(results):

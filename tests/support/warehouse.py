@@ -18,13 +18,16 @@ BIN = Path(sys.executable).parent
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
 PROJECT_DIRS = ("models", "python_models", "macros", "tests/dbt")
 UNIT_ATTRIBUTES_HEADER = "column_name,role,data_type,bins,description"
+COVARIATES_HEADER = "experiment_id,metric_id,covariate"
 
 
 def copy_project(destination: Path, seeds_dir: Path) -> Path:
     """Copy the dbt project to `destination` with the registry CSVs of
     `seeds_dir` (and the project's own seeds/_seeds.yml): the project code is
     the repository's, only the registry differs. A registry without
-    unit_attributes.csv declares no unit attributes (a header-only file)."""
+    unit_attributes.csv declares no unit attributes, one without
+    experiment_metric_covariates.csv no regression covariates (header-only
+    files: every metric then uses its own pre-period)."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         shutil.copy2(REPO / name, destination / name)
@@ -37,6 +40,9 @@ def copy_project(destination: Path, seeds_dir: Path) -> Path:
     attributes = destination / "seeds" / "unit_attributes.csv"
     if not attributes.exists():
         attributes.write_text(UNIT_ATTRIBUTES_HEADER + "\n")
+    covariates = destination / "seeds" / "experiment_metric_covariates.csv"
+    if not covariates.exists():
+        covariates.write_text(COVARIATES_HEADER + "\n")
     return destination
 
 

@@ -42,6 +42,13 @@ PARITY_TABLES: dict[str, tuple[str, ...] | None] = {
     "intermediate.int_planned_metric_baselines": ("experiment_id", "metric_id"),
     "intermediate.int_planned_arms_counted": ("experiment_id", "variant"),
     "intermediate.int_cate_units": ("experiment_id", "unit_id"),
+    "intermediate.int_regression_cross_products": (
+        "experiment_id",
+        "variant",
+        "metric_id",
+        "term_i_index",
+        "term_j_index",
+    ),
     "marts.arm_metrics": ("experiment_id", "variant", "metric_id"),
     "marts.arm_metrics_by_segment": (
         "experiment_id",

@@ -19,6 +19,7 @@ import pandas as pd
 
 from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.frames import records, typed_frame
+from xpkit.marts.regression_results import REGRESSION_COLUMNS, add_regression
 from xpkit.narrative.results import result_summary
 from xpkit.settings import DEFAULT_ALPHA, default_str
 from xpkit.stats.bayesian import Prior, relative_lift_posterior
@@ -37,6 +38,7 @@ __all__ = [
     "DECLARATION",
     "CORRECTION_FAMILIES",
     "DEFAULT_ALPHA",
+    "EXPERIMENT_RESULT_COLUMNS",
     "RESULT_COLUMNS",
     "experiment_results",
 ]
@@ -109,6 +111,11 @@ RESULT_COLUMNS: dict[str, str] = {
     "guardrail_bound": "Float64",
     "interval_error_message": "string",
 }
+
+# The columns of the experiment_results mart: RESULT_COLUMNS (shared with
+# segment_results) and, at the end, the regression adjustment's
+# (xpkit.marts.regression_results; issue 17 item 2).
+EXPERIMENT_RESULT_COLUMNS: dict[str, str] = {**RESULT_COLUMNS, **REGRESSION_COLUMNS}
 
 # How rows are grouped into multiple-testing families (var correction_families):
 # by_role (default): primary, secondary and guardrail metrics x treatment
@@ -441,6 +448,7 @@ def experiment_results(
     experiment_variants: pd.DataFrame | None = None,
     prior: Prior | None = None,
     correction_families: str = default_str("correction_families"),
+    cross_products: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per experiment x registered metric x treatment variant.
 
@@ -473,11 +481,14 @@ def experiment_results(
         correction_families: ``"by_role"`` (default: primary, secondary and
             guardrail families) or ``"combined"`` (primary and secondary in one
             family; var ``correction_families``).
+        cross_products: Rows of ``int_regression_cross_products`` for the
+            regression-adjusted columns (``REGRESSION_COLUMNS``; their error
+            message says there are no covariates when None).
 
     Returns:
-        A frame with the columns of ``RESULT_COLUMNS``, in that order and dtype,
-        sorted by experiment, role (primary, secondary, guardrail), metric and
-        variant.
+        A frame with the columns of ``EXPERIMENT_RESULT_COLUMNS``, in that order
+        and dtype, sorted by experiment, role (primary, secondary, guardrail),
+        metric and variant.
 
     Raises:
         ValueError: For an unknown correction or family rule.
@@ -582,7 +593,8 @@ def experiment_results(
         row |= _guardrail(row)
         row["summary"] = result_summary(row, correction)
         row |= _bayesian(row, prior)
-    return typed_frame(rows, RESULT_COLUMNS)
+    add_regression(rows, cross_products)
+    return typed_frame(rows, EXPERIMENT_RESULT_COLUMNS)
 
 
 REGISTRY_INPUTS = (
@@ -607,18 +619,23 @@ def _build(
             settings["bayesian_prior_mean"], settings["bayesian_prior_sd"]
         ),
         experiment_variants=inputs["stg_registry__experiment_variants"],
+        cross_products=inputs["int_regression_cross_products"],
     )
 
 
 DECLARATION = MartDeclaration(
     name="experiment_results",
-    inputs=("marts.arm_metrics", *REGISTRY_INPUTS),
+    inputs=(
+        "marts.arm_metrics",
+        *REGISTRY_INPUTS,
+        "intermediate.int_regression_cross_products",
+    ),
     settings=(
         "multiple_testing_correction",
         "correction_families",
         "bayesian_prior_mean",
         "bayesian_prior_sd",
     ),
-    columns=RESULT_COLUMNS,
+    columns=EXPERIMENT_RESULT_COLUMNS,
     build=_build,
 )

@@ -3,5 +3,5 @@
 ``statistics`` holds the statistics (frozen dataclasses that support ``+``, so
 daily -> cumulative and segment -> rest are sums of statistics);
 ``frequentist``, ``bayesian``, ``sequential``, ``corrections``, ``srm``,
-``power``, ``iv`` and ``hte`` the tests and estimators on them.
+``power``, ``iv``, ``hte`` and ``regression`` the tests and estimators on them.
 """

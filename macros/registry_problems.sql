@@ -319,6 +319,36 @@ problems as (
     union all
 
     select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        'cap_value and cap_quantile are both set',
+        'Keep one cap: cap_value (a fixed cap) or cap_quantile (a percentile cap); empty the other.'
+    from metrics
+    where cap_value is not null and cap_quantile is not null
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        'cap_quantile must be strictly between 0 and 1',
+        'Set cap_quantile to a quantile such as 0.99, or leave it empty for no percentile cap.'
+    from metrics
+    where cap_quantile is not null and (cap_quantile <= 0 or cap_quantile >= 1)
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        {{ dbt.concat(["'cap_quantile is set on a '''", "aggregation", "''' metric'"]) }},
+        'Percentile caps apply to count and sum metrics: set cap_quantile on the numerator or denominator metric of a ratio, or leave it empty.'
+    from metrics
+    where cap_quantile is not null and aggregation not in ('count', 'sum')
+
+    union all
+
+    select
         'seeds/experiment_metrics.csv',
         {{ dbt.concat(["'experiment_id = '", "experiment_id", "', metric_id = '", "metric_id"]) }},
         {{ dbt.concat(["'the pair appears on '", "cast(row_count as " ~ dbt.type_string() ~ ")", "' rows'"]) }},

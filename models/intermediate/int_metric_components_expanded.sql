@@ -73,6 +73,7 @@ expanded as (
         metrics.event_name,
         metrics.aggregation,
         metrics.cap_value,
+        metrics.cap_quantile,
         experiments.analysis_window_days,
         experiments.cuped_lookback_days,
         case

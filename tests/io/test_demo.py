@@ -61,6 +61,8 @@ SEED_COLUMNS = {
         "desired_direction",
         "cap_value",
         "description",
+        # Optional columns (issue 17 items 8, 5, 6).
+        "cap_quantile",
     ],
     "experiment_metrics": ["experiment_id", "metric_id", "role", "guardrail_tolerance"],
 }

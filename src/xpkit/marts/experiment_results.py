@@ -29,12 +29,13 @@ from xpkit.stats.frequentist import (
     ComparisonResult,
     compare,
 )
-from xpkit.stats.numbers import guardrail_tolerance, is_missing
-from xpkit.stats.statistics import Statistic, from_row
+from xpkit.stats.numbers import finite, guardrail_tolerance, is_missing
+from xpkit.stats.statistics import SampleMean, Statistic, from_row
 
 __all__ = [
     "REGISTRY_INPUTS",
     "DECLARATION",
+    "CAPPING_COLUMNS",
     "CORRECTION_FAMILIES",
     "DEFAULT_ALPHA",
     "RESULT_COLUMNS",
@@ -109,6 +110,19 @@ RESULT_COLUMNS: dict[str, str] = {
     "guardrail_bound": "Float64",
     "interval_error_message": "string",
 }
+# Percentile capping (issue 17 item 8): the cap and the uncapped result beside
+# the capped one. experiment_results only (segment_results has no uncapped
+# sums, so it leaves these out).
+CAPPING_COLUMNS: dict[str, str] = {
+    "metric_cap": "Float64",
+    "uncapped_mean_control": "Float64",
+    "uncapped_mean_treatment": "Float64",
+    "uncapped_abs_lift": "Float64",
+    "uncapped_ci_low": "Float64",
+    "uncapped_ci_high": "Float64",
+    "uncapped_p_value": "Float64",
+}
+RESULT_COLUMNS |= CAPPING_COLUMNS
 
 # How rows are grouped into multiple-testing families (var correction_families):
 # by_role (default): primary, secondary and guardrail metrics x treatment
@@ -231,7 +245,44 @@ def _comparison_row(
         if error is not None:
             return {"error_message": error, "cuped_error_message": error}
     figures = _figures(compare(statistics[0], statistics[1], ComparisonConfig(alpha)))
+    arm_rows = [arms.get((experiment_id, v, metric_id), []) for v in (control, variant)]
+    if all(arm_rows):
+        figures |= _uncapped([rows[0] for rows in arm_rows], alpha)
     return figures | {"_arms": (statistics[0], statistics[1])}
+
+
+def _uncapped(rows: list[dict[str, Any]], alpha: float) -> dict[str, Any]:
+    """The cap and the uncapped comparison of a metric with a percentile cap.
+
+    ``metric_cap`` is pooled over the experiment's arms (the same on every
+    row); the uncapped figures are ``frequentist.compare`` (Welch's t-test)
+    on the sums of the values before the cap. Empty for other metrics.
+    """
+    cap = finite(rows[0].get("metric_cap"))
+    if cap is None or any(
+        is_missing(row.get(column))
+        for row in rows
+        for column in ("uncapped_metric_sum", "uncapped_metric_sum_squares")
+    ):
+        return {}
+    control, treatment = (
+        SampleMean(
+            int(row["n_units"]),
+            float(row["uncapped_metric_sum"]),
+            float(row["uncapped_metric_sum_squares"]),
+        )
+        for row in rows
+    )
+    result = compare(control, treatment, ComparisonConfig(alpha))
+    return {
+        "metric_cap": cap,
+        "uncapped_mean_control": result.mean_control,
+        "uncapped_mean_treatment": result.mean_treatment,
+        "uncapped_abs_lift": result.abs_lift,
+        "uncapped_ci_low": result.abs_ci_low,
+        "uncapped_ci_high": result.abs_ci_high,
+        "uncapped_p_value": result.p_value,
+    }
 
 
 def _variants(

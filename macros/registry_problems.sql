@@ -250,9 +250,9 @@ problems as (
         'seeds/metrics.csv',
         {{ dbt.concat(["'metric_id = '", "coalesce(metric_id, '<empty>')"]) }},
         {{ dbt.concat(["'unknown aggregation '''", "coalesce(aggregation, '')", "''''"]) }},
-        'Use one of binary, count, sum, ratio.'
+        'Use one of binary, count, sum, ratio, quantile.'
     from metrics
-    where aggregation is null or aggregation not in ('binary', 'count', 'sum', 'ratio')
+    where aggregation is null or aggregation not in ('binary', 'count', 'sum', 'ratio', 'quantile')
 
     union all
 
@@ -269,10 +269,20 @@ problems as (
     select
         'seeds/metrics.csv',
         {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
-        'a binary, count or sum metric needs an event_name',
+        {{ dbt.concat(["'a '", "aggregation", "' metric needs an event_name'"]) }},
         'Set event_name to the raw event the metric is computed from.'
     from metrics
-    where aggregation in ('binary', 'count', 'sum') and event_name is null
+    where aggregation in ('binary', 'count', 'sum', 'quantile') and event_name is null
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        'a quantile metric needs a quantile strictly between 0 and 1',
+        'Set quantile to the level to compare, e.g. 0.5 for the median or 0.9 for the 90th percentile.'
+    from metrics
+    where aggregation = 'quantile' and (quantile is null or quantile <= 0 or quantile >= 1)
 
     union all
 

@@ -41,6 +41,12 @@ caps as (
 
 ),
 
+arm_quantiles as (
+
+    select * from {{ ref('int_arm_quantiles') }}
+
+),
+
 arm_sizes as (
 
     select
@@ -96,7 +102,11 @@ summed as (
                 then {{ experimentation.unscaled_double(
                     'coalesce(arm_sums.uncapped_metric_sum_squares, 0)',
                     ['caps.uncapped_metric_scale', 'caps.uncapped_metric_scale']) }}
-        end as uncapped_metric_sum_squares
+        end as uncapped_metric_sum_squares,
+        arm_quantiles.quantile_level,
+        arm_quantiles.quantile_value,
+        arm_quantiles.quantile_lower_value,
+        arm_quantiles.quantile_upper_value
     from arms
     inner join registered_metrics
         on arms.experiment_id = registered_metrics.experiment_id
@@ -109,6 +119,9 @@ summed as (
         and registered_metrics.experiment_metric_key = arm_sums.experiment_metric_key
     left join caps
         on registered_metrics.experiment_metric_key = caps.experiment_metric_key
+    left join arm_quantiles
+        on arms.arm_key = arm_quantiles.arm_key
+        and registered_metrics.experiment_metric_key = arm_quantiles.experiment_metric_key
 
 ),
 
@@ -124,7 +137,11 @@ final as (
         {{ experimentation.arm_statistic_columns() }},
         metric_cap,
         uncapped_metric_sum,
-        uncapped_metric_sum_squares
+        uncapped_metric_sum_squares,
+        quantile_level,
+        quantile_value,
+        quantile_lower_value,
+        quantile_upper_value
     from summed
 
 )

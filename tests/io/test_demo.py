@@ -63,6 +63,7 @@ SEED_COLUMNS = {
         "description",
         # Optional columns (issue 17 items 8, 5, 6).
         "cap_quantile",
+        "quantile",
     ],
     "experiment_metrics": ["experiment_id", "metric_id", "role", "guardrail_tolerance"],
 }

@@ -18,6 +18,8 @@ import pytest
 from scipy import stats
 from warehouse import copy_project, load_and_build, read_tables
 
+from xpkit.stats.quantiles import BOUND_Z
+
 pytestmark = pytest.mark.warehouse
 
 RTOL = 1e-9
@@ -39,11 +41,13 @@ kinds,c,true,1
 kinds,t,false,1
 """,
     "metrics.csv": """\
-metric_id,metric_name,event_name,aggregation,numerator_metric_id,denominator_metric_id,desired_direction,cap_value,description,cap_quantile
-spend,Spend,purchase,sum,,,increase,,Spend capped at its 90th percentile,0.9
-purchases,Purchases,purchase,count,,,increase,,Purchases capped at their 95th percentile,0.95
-spend_raw,Spend (no cap),purchase,sum,,,increase,,Spend without a cap,
-spend_per_purchase,Spend per purchase,,ratio,spend,purchases,increase,,Capped spend over capped purchases,
+metric_id,metric_name,event_name,aggregation,numerator_metric_id,denominator_metric_id,desired_direction,cap_value,description,cap_quantile,quantile
+spend,Spend,purchase,sum,,,increase,,Spend capped at its 90th percentile,0.9,
+purchases,Purchases,purchase,count,,,increase,,Purchases capped at their 95th percentile,0.95,
+spend_raw,Spend (no cap),purchase,sum,,,increase,,Spend without a cap,,
+spend_per_purchase,Spend per purchase,,ratio,spend,purchases,increase,,Capped spend over capped purchases,,
+spend_median,Median spend,purchase,quantile,,,increase,,Median of spend per unit,,0.5
+spend_p90,90th percentile of spend,purchase,quantile,,,increase,,90th percentile of spend per unit,,0.9
 """,
     "experiment_metrics.csv": """\
 experiment_id,metric_id,role,guardrail_tolerance
@@ -51,6 +55,8 @@ kinds,spend,primary,
 kinds,purchases,secondary,
 kinds,spend_raw,secondary,
 kinds,spend_per_purchase,secondary,
+kinds,spend_median,secondary,
+kinds,spend_p90,guardrail,0.5
 """,
 }
 
@@ -129,7 +135,13 @@ def kinds(tmp_path_factory):
     project = copy_project(work / "project", seeds)
     database = work / "kinds.duckdb"
     load_and_build(project, raw, database, work, {"XP_AS_OF": "2025-04-01 00:00:00"})
-    tables = read_tables(database, "marts.arm_metrics", "marts.experiment_results")
+    tables = read_tables(
+        database,
+        "marts.arm_metrics",
+        "marts.experiment_results",
+        "marts.segment_results",
+        "marts.daily_results",
+    )
     return tables, data, _unit_values(data, "post"), _unit_values(data, "pre")
 
 
@@ -219,3 +231,57 @@ def test_metric_without_a_cap_is_unchanged_and_ratio_reads_capped_parts(kinds):
         assert ratio["metric_sum"] == pytest.approx(spend.sum(), rel=RTOL)
         assert ratio["denominator_sum"] == pytest.approx(purchases.sum(), rel=RTOL)
         assert ratio["metric_cap"] == pytest.approx(caps["spend"], rel=RTOL)
+
+
+QUANTILE_LEVELS = {"spend_median": 0.5, "spend_p90": 0.9}
+
+
+@pytest.mark.parametrize("metric", sorted(QUANTILE_LEVELS))
+def test_quantile_metric_equals_unit_level_numpy(kinds, metric):
+    # Woodruff's standard error from numpy quantiles of each arm's unit values
+    # (units without purchases as 0), a z-test, Fieller for the relative lift.
+    tables, data, post, _ = kinds
+    level = QUANTILE_LEVELS[metric]
+    z0 = stats.norm.ppf(0.975)
+    assert z0 == pytest.approx(BOUND_Z, rel=1e-15)
+    figures = {}
+    for arm in ("c", "t"):
+        values = post["spend"][data["arm"] == arm]
+        half = z0 * np.sqrt(level * (1 - level) / values.size)
+        low, mid, high = np.quantile(values, [level - half, level, level + half])
+        row = _row(tables["marts.arm_metrics"], metric_id=metric, variant=arm)
+        assert row["aggregation"] == "quantile"
+        assert row["quantile_level"] == level
+        assert row["quantile_value"] == pytest.approx(mid, rel=RTOL)
+        assert row["quantile_lower_value"] == pytest.approx(low, rel=RTOL)
+        assert row["quantile_upper_value"] == pytest.approx(high, rel=RTOL)
+        figures[arm] = (mid, ((high - low) / (2 * z0)) ** 2)
+    (q_c, v_c), (q_t, v_t) = figures["c"], figures["t"]
+    se = np.sqrt(v_c + v_t)
+    roots = np.sort(
+        np.roots([q_c**2 - z0**2 * v_c, -2 * q_t * q_c, q_t**2 - z0**2 * v_t]).real
+    )
+    row = _row(tables["marts.experiment_results"], metric_id=metric, variant="t")
+    assert row["method"] == "quantile_woodruff_z"
+    assert row["mean_control"] == pytest.approx(q_c, rel=RTOL)
+    assert row["abs_lift"] == pytest.approx(q_t - q_c, rel=RTOL)
+    assert row["std_error"] == pytest.approx(se, rel=RTOL)
+    p_value = 2 * stats.norm.sf(abs(q_t - q_c) / se)
+    assert row["p_value"] == pytest.approx(p_value, rel=RTOL)
+    assert row["abs_ci_low"] == pytest.approx(q_t - q_c - z0 * se, rel=RTOL)
+    assert row["abs_ci_high"] == pytest.approx(q_t - q_c + z0 * se, rel=RTOL)
+    assert row["rel_lift"] == pytest.approx(q_t / q_c - 1, rel=RTOL)
+    assert row["rel_ci_low"] == pytest.approx(roots[0] - 1, rel=RTOL)
+    assert row["rel_ci_high"] == pytest.approx(roots[1] - 1, rel=RTOL)
+    assert row["cuped_error_message"] == "CUPED does not apply to quantile metrics"
+    assert pd.notna(row["p_value_adjusted"]) and pd.notna(row["summary"])
+
+
+def test_quantile_guardrail_is_judged_and_breakdowns_say_why_not(kinds):
+    tables, *_ = kinds
+    row = _row(tables["marts.experiment_results"], metric_id="spend_p90", variant="t")
+    assert row["guardrail_status"] in ("passed", "breached", "inconclusive")
+    assert pd.notna(row["guardrail_bound"])
+    daily = tables["marts.daily_results"]
+    quantile_days = daily[daily.metric_id == "spend_median"]
+    assert quantile_days["p_value"].isna().all()

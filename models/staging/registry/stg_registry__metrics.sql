@@ -4,6 +4,7 @@
 {%- set registry = experimentation.registry_relation('metrics') %}
 {%- set optional = {
     'cap_quantile': experimentation.type_double(),
+    'quantile': experimentation.type_double(),
 } %}
 
 with

@@ -11,6 +11,7 @@ guardrail test and the Bayesian columns all fill the same mart row.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,7 @@ from xpkit.stats.frequentist import (
     compare,
 )
 from xpkit.stats.numbers import finite, guardrail_tolerance, is_missing
+from xpkit.stats.quantiles import QuantileEstimate, compare_quantiles
 from xpkit.stats.statistics import SampleMean, Statistic, from_row
 
 __all__ = [
@@ -229,7 +231,7 @@ def _comparison_row(
     compared again at other levels for the adjusted intervals and the
     guardrail bounds; ``_typed_frame`` drops the key).
     """
-    statistics: list[Statistic | None] = []
+    statistics: list[Statistic | QuantileEstimate | None] = []
     for arm_variant in (control, variant):
         rows = arms.get((experiment_id, arm_variant, metric_id), [])
         error = None
@@ -237,18 +239,61 @@ def _comparison_row(
             error = f"duplicate arm_metrics rows for {arm_variant}"
         elif rows:
             try:
-                statistics.append(from_row(rows[0]))
+                statistics.append(_statistic(rows[0]))
             except ValueError as problem:
                 error = f"invalid arm_metrics row ({arm_variant}): {problem}"
         else:
             statistics.append(None)
         if error is not None:
             return {"error_message": error, "cuped_error_message": error}
-    figures = _figures(compare(statistics[0], statistics[1], ComparisonConfig(alpha)))
+    figures = _figures(_compare_arms((statistics[0], statistics[1]), alpha))
+    if any(isinstance(s, QuantileEstimate) for s in statistics):
+        figures["cuped_error_message"] = QUANTILE_CUPED_MESSAGE
     arm_rows = [arms.get((experiment_id, v, metric_id), []) for v in (control, variant)]
     if all(arm_rows):
         figures |= _uncapped([rows[0] for rows in arm_rows], alpha)
     return figures | {"_arms": (statistics[0], statistics[1])}
+
+
+QUANTILE_CUPED_MESSAGE = "CUPED does not apply to quantile metrics"
+
+
+def _statistic(row: Mapping[str, Any]) -> Statistic | QuantileEstimate:
+    """An arm_metrics row as a statistic; a quantile metric's as its estimate.
+
+    Raises:
+        ValueError: For a row ``from_row`` cannot read, or a quantile row
+            without its quantiles.
+    """
+    if row.get("aggregation") != "quantile":
+        return from_row(row)
+    n = finite(row.get("n_units"))
+    figures = [
+        finite(row.get(column))
+        for column in (
+            "quantile_level",
+            "quantile_value",
+            "quantile_lower_value",
+            "quantile_upper_value",
+        )
+    ]
+    if n is None or n < 0 or n != int(n):
+        raise ValueError("arm_metrics column 'n_units' must be a non-negative integer")
+    if int(n) == 0:
+        # An arm without units: compare_quantiles reports it.
+        return QuantileEstimate(0, figures[0] or 0.5, math.nan, math.nan, math.nan)
+    level, value, lower, upper = figures
+    if level is None or value is None or lower is None or upper is None:
+        raise ValueError("a quantile metric's row has no quantile figures")
+    return QuantileEstimate(int(n), level, value, lower, upper)
+
+
+def _compare_arms(arms: tuple[Any, Any], alpha: float) -> ComparisonResult:
+    """``frequentist.compare``, or ``quantiles.compare_quantiles`` for quantile
+    estimates: the comparison at level alpha, wherever it is run again."""
+    if isinstance(arms[0], QuantileEstimate) or isinstance(arms[1], QuantileEstimate):
+        return compare_quantiles(arms[0], arms[1], alpha)
+    return compare(arms[0], arms[1], ComparisonConfig(alpha))
 
 
 def _uncapped(rows: list[dict[str, Any]], alpha: float) -> dict[str, Any]:
@@ -392,7 +437,7 @@ def _adjusted_intervals(row: dict[str, Any]) -> dict[str, Any]:
 
     def at(value: float) -> ComparisonResult:
         if value not in results:
-            results[value] = compare(arms[0], arms[1], ComparisonConfig(value))
+            results[value] = _compare_arms(arms, value)
         return results[value]
 
     if level is not None:
@@ -442,7 +487,7 @@ def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
         or desired not in ("increase", "decrease")
     ):
         return out
-    result = compare(arms[0], arms[1], ComparisonConfig(2 * alpha))
+    result = _compare_arms(arms, 2 * alpha)
     low, high = result.rel_ci_low, result.rel_ci_high
     if desired == "increase":
         bound, other = low, high

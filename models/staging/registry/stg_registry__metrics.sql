@@ -5,6 +5,9 @@
 {%- set optional = {
     'cap_quantile': experimentation.type_double(),
     'quantile': experimentation.type_double(),
+    'retention_start_day': dbt.type_int(),
+    'retention_end_day': dbt.type_int(),
+    'funnel_steps': dbt.type_string(),
 } %}
 
 with

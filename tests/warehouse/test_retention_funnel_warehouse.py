@@ -166,3 +166,68 @@ def test_results_keep_the_registered_aggregation(tables, metric, control, treatm
     assert row["aggregation"] == ("retention" if metric.startswith("ret") else "funnel")
     assert row["mean_control"] == pytest.approx(control, rel=1e-12)
     assert row["mean_treatment"] == pytest.approx(treatment, rel=1e-12)
+
+
+BROKEN_METRICS = """\
+metric_id,metric_name,event_name,aggregation,numerator_metric_id,denominator_metric_id,desired_direction,cap_value,description,cap_quantile,quantile,retention_start_day,retention_end_day,funnel_steps
+m1,Both caps,login,sum,,,increase,5,Both caps,0.9,,,,
+m2,Bad cap quantile,login,count,,,increase,,Cap quantile 1.5,1.5,,,,
+m3,Cap on binary,login,binary,,,increase,,Percentile cap on a binary metric,0.5,,,,
+m4,No level,login,quantile,,,increase,,Quantile metric without a level,,,,,
+m5,Empty range,login,retention,,,increase,,Retention range [7 7),,,7,7,
+m6,Empty step,,funnel,,,increase,,A funnel with an empty step,,,,,view||buy
+m7,Past the window,login,retention,,,increase,,Retention range past the window,,,7,21,
+"""
+
+
+@pytest.fixture(scope="module")
+def broken_log(tmp_path_factory):
+    """The failed build log of a registry that breaks each new rule once."""
+    work = tmp_path_factory.mktemp("broken_metric_kinds")
+    seeds = work / "registry"
+    seeds.mkdir()
+    for name, text in SEEDS.items():
+        (seeds / name).write_text(text)
+    (seeds / "metrics.csv").write_text(BROKEN_METRICS)
+    (seeds / "experiment_metrics.csv").write_text(
+        "experiment_id,metric_id,role,guardrail_tolerance\nret,m7,primary,\n"
+    )
+    raw = work / "data"
+    raw.mkdir()
+    pd.DataFrame(
+        {
+            "experiment_id": ["ret"],
+            "unit_id": ["u1"],
+            "variant": ["c"],
+            "exposed_at": [FE.strftime("%Y-%m-%dT%H:%M:%S")],
+        }
+    ).to_csv(raw / "exposures.csv", index=False)
+    pd.DataFrame(
+        {
+            "unit_id": ["u1"],
+            "event_name": ["login"],
+            "event_at": [(FE + H).strftime("%Y-%m-%dT%H:%M:%S")],
+            "value": [None],
+        }
+    ).to_csv(raw / "events.csv", index=False)
+    project = copy_project(work / "project", seeds)
+    with pytest.raises(AssertionError) as failure:
+        load_and_build(project, raw, work / "broken.duckdb", work)
+    return str(failure.value)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "metric_id = m1 | cap_value and cap_quantile are both set",
+        "metric_id = m2 | cap_quantile must be strictly between 0 and 1",
+        "metric_id = m3 | cap_quantile is set on a 'binary' metric",
+        "metric_id = m4 | a quantile metric needs a quantile strictly between 0 and 1",
+        "metric_id = m5 | a retention metric needs 0 <= retention_start_day < retention_end_day",
+        "metric_id = m6 | a funnel metric needs funnel_steps: 1 to 5 event names",
+        "seeds/experiment_metrics.csv | experiment_id = ret, metric_id = m7 | "
+        "retention_end_day 21 is past the analysis window of 14 days",
+    ],
+)
+def test_registry_problems_name_the_row_and_the_fix(broken_log, message):
+    assert message in broken_log

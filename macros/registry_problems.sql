@@ -250,9 +250,10 @@ problems as (
         'seeds/metrics.csv',
         {{ dbt.concat(["'metric_id = '", "coalesce(metric_id, '<empty>')"]) }},
         {{ dbt.concat(["'unknown aggregation '''", "coalesce(aggregation, '')", "''''"]) }},
-        'Use one of binary, count, sum, ratio.'
+        'Use one of binary, count, sum, ratio, quantile, retention, funnel.'
     from metrics
-    where aggregation is null or aggregation not in ('binary', 'count', 'sum', 'ratio')
+    where aggregation is null
+        or aggregation not in ('binary', 'count', 'sum', 'ratio', 'quantile', 'retention', 'funnel')
 
     union all
 
@@ -269,10 +270,70 @@ problems as (
     select
         'seeds/metrics.csv',
         {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
-        'a binary, count or sum metric needs an event_name',
+        {{ dbt.concat(["'a '", "aggregation", "' metric needs an event_name'"]) }},
         'Set event_name to the raw event the metric is computed from.'
     from metrics
-    where aggregation in ('binary', 'count', 'sum') and event_name is null
+    where aggregation in ('binary', 'count', 'sum', 'quantile', 'retention') and event_name is null
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        'a retention metric needs 0 <= retention_start_day < retention_end_day',
+        'Set retention_start_day and retention_end_day: the unit is retained when active in days [start, end) after its first exposure, e.g. 7 and 14.'
+    from metrics
+    where aggregation = 'retention'
+        and (
+            retention_start_day is null or retention_end_day is null
+            or retention_start_day < 0 or retention_end_day <= retention_start_day
+        )
+
+    union all
+
+    select
+        'seeds/experiment_metrics.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_metrics.experiment_id",
+                       "', metric_id = '", "experiment_metrics.metric_id"]) }},
+        {{ dbt.concat(["'retention_end_day '", "cast(metrics.retention_end_day as " ~ dbt.type_string() ~ ")",
+                       "' is past the analysis window of '", "cast(experiments.analysis_window_days as " ~ dbt.type_string() ~ ")",
+                       "' days'"]) }},
+        'Lengthen analysis_window_days in seeds/experiments.csv or shorten the retention range in seeds/metrics.csv: retention is measured inside the analysis window.'
+    from experiment_metrics
+    inner join metrics
+        on experiment_metrics.metric_id = metrics.metric_id
+    inner join experiments
+        on experiment_metrics.experiment_id = experiments.experiment_id
+    where metrics.aggregation = 'retention'
+        and metrics.retention_end_day > experiments.analysis_window_days
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        'a funnel metric needs funnel_steps: 1 to {{ experimentation.max_funnel_steps() }} event names separated by |, none empty',
+        'Set funnel_steps to the ordered event names, e.g. view_item|add_to_cart|purchase.'
+    from metrics
+    where aggregation = 'funnel'
+        and (
+            funnel_steps is null
+            or trim(funnel_steps) = ''
+            or funnel_steps like '%||%'
+            or trim(funnel_steps) like '|%'
+            or trim(funnel_steps) like '%|'
+            or length(funnel_steps) - length(replace(funnel_steps, '|', '')) >= {{ experimentation.max_funnel_steps() }}
+        )
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        'a quantile metric needs a quantile strictly between 0 and 1',
+        'Set quantile to the level to compare, e.g. 0.5 for the median or 0.9 for the 90th percentile.'
+    from metrics
+    where aggregation = 'quantile' and (quantile is null or quantile <= 0 or quantile >= 1)
 
     union all
 
@@ -290,7 +351,7 @@ problems as (
     select
         'seeds/metrics.csv',
         {{ dbt.concat(["'metric_id = '", "ratios.metric_id"]) }},
-        {{ dbt.concat(["'ratio part '''", "parts.part_metric_id", "''' is not a binary, count or sum metric in seeds/metrics.csv'"]) }},
+        {{ dbt.concat(["'ratio part '''", "parts.part_metric_id", "''' is not a binary, count, sum, retention or funnel metric in seeds/metrics.csv'"]) }},
         'Point numerator_metric_id and denominator_metric_id at registered non-ratio metrics.'
     from metrics as ratios
     inner join (
@@ -303,7 +364,7 @@ problems as (
         on ratios.metric_id = parts.metric_id
     left join metrics as part_metrics
         on parts.part_metric_id = part_metrics.metric_id
-        and part_metrics.aggregation in ('binary', 'count', 'sum')
+        and part_metrics.aggregation in ('binary', 'count', 'sum', 'retention', 'funnel')
     where part_metrics.metric_id is null
 
     union all
@@ -315,6 +376,36 @@ problems as (
         'Set cap_value to a positive number, or leave it empty for no cap.'
     from metrics
     where cap_value is not null and cap_value <= 0
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        'cap_value and cap_quantile are both set',
+        'Keep one cap: cap_value (a fixed cap) or cap_quantile (a percentile cap); empty the other.'
+    from metrics
+    where cap_value is not null and cap_quantile is not null
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        'cap_quantile must be strictly between 0 and 1',
+        'Set cap_quantile to a quantile such as 0.99, or leave it empty for no percentile cap.'
+    from metrics
+    where cap_quantile is not null and (cap_quantile <= 0 or cap_quantile >= 1)
+
+    union all
+
+    select
+        'seeds/metrics.csv',
+        {{ dbt.concat(["'metric_id = '", "metric_id"]) }},
+        {{ dbt.concat(["'cap_quantile is set on a '''", "aggregation", "''' metric'"]) }},
+        'Percentile caps apply to count and sum metrics: set cap_quantile on the numerator or denominator metric of a ratio, or leave it empty.'
+    from metrics
+    where cap_quantile is not null and aggregation not in ('count', 'sum')
 
     union all
 

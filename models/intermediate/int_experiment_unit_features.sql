@@ -56,7 +56,7 @@ registered_metrics as (
 
 unit_metrics as (
 
-    select * from {{ ref('int_unit_metrics_pivoted') }}
+    select * from {{ ref('int_unit_metrics_capped') }}
 
 ),
 

@@ -1,6 +1,8 @@
 -- One row per experiment x base metric that must be computed from events: every
 -- registered binary/count/sum metric, plus the numerator and denominator of every
 -- registered ratio metric. Each gets an integer key for the big join.
+-- Retention and funnel components (issue 17 item 6) carry their day range
+-- and steps; int_unit_metrics_windowed computes them on their own path.
 -- depends_on: {{ ref('int_registry_problems') }}
 with
 
@@ -73,6 +75,10 @@ expanded as (
         metrics.event_name,
         metrics.aggregation,
         metrics.cap_value,
+        metrics.cap_quantile,
+        metrics.retention_start_day,
+        metrics.retention_end_day,
+        metrics.funnel_steps,
         experiments.analysis_window_days,
         experiments.cuped_lookback_days,
         case

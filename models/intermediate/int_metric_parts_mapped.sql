@@ -24,7 +24,8 @@ numerators as (
         1 as is_numerator,
         components.event_name,
         components.aggregation,
-        components.cap_value
+        components.cap_value,
+        components.cap_quantile
     from registered_metrics
     inner join components
         on registered_metrics.experiment_id = components.experiment_id
@@ -42,7 +43,8 @@ denominators as (
         0 as is_numerator,
         components.event_name,
         components.aggregation,
-        components.cap_value
+        components.cap_value,
+        components.cap_quantile
     from registered_metrics
     inner join components
         on registered_metrics.experiment_id = components.experiment_id

@@ -12,7 +12,7 @@ with
 
 unit_metrics as (
 
-    select * from {{ ref('int_unit_metrics_pivoted') }}
+    select * from {{ ref('int_unit_metrics_capped') }}
 
 ),
 

@@ -29,7 +29,12 @@ keyed as (
         ) as experiment_metric_key,
         experiment_metrics.experiment_id,
         metrics.metric_id,
-        metrics.aggregation,
+        -- Retention and funnel metrics are 0/1 per unit: their statistics
+        -- are those of binary metrics (issue 17 item 6).
+        case
+            when metrics.aggregation in ('retention', 'funnel') then 'binary'
+            else metrics.aggregation
+        end as aggregation,
         case
             when metrics.aggregation = 'ratio' then metrics.numerator_metric_id
             else metrics.metric_id

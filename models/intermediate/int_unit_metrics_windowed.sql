@@ -11,8 +11,14 @@
 -- omission. During an incremental refresh (`make refresh`) only the units in
 -- int_units_to_refresh are joined: the view is the step that feeds
 -- int_unit_metrics_pivoted, not a table to query.
+-- Retention and funnel components (issue 17 item 6) take their own path
+-- below: retention is 1 when the unit had the event in [fe + a days, fe + b
+-- days) (inside the analysis window), with the pre-period activity as its
+-- covariate; a funnel is 1 when the unit did its steps in order (each at or
+-- after the previous one) inside the analysis window, covariate 0.
 -- depends_on: {{ ref('int_units_to_refresh') }}
 {%- set refresh = experimentation.unit_refresh_active() %}
+{%- set max_funnel_steps = experimentation.max_funnel_steps() %}
 with
 
 events as (
@@ -45,13 +51,49 @@ components as (
 
 ),
 
+funnel_steps as (
+
+    -- One row per funnel component x step (steps separated by '|').
+    {%- for step in range(1, max_funnel_steps + 1) %}
+    select
+        component_key,
+        experiment_id,
+        {{ step }} as step_index,
+        nullif(trim({{ dbt.split_part('funnel_steps', "'|'", step) }}), '') as event_name
+    from components
+    where aggregation = 'funnel'
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+funnel_sizes as (
+
+    select
+        component_key,
+        max(step_index) as n_steps
+    from funnel_steps
+    where event_name is not null
+    group by component_key
+
+),
+
 event_names as (
 
-    -- The event names some registered metric reads, with an integer key.
+    -- The event names some registered metric reads (funnel steps included),
+    -- with an integer key.
     select
         event_name,
         row_number() over (order by event_name) as event_key
-    from (select distinct event_name from components) as names
+    from (
+        select event_name from components
+        where event_name is not null
+        union
+        select event_name from funnel_steps
+        where event_name is not null
+    ) as names
 
 ),
 
@@ -69,6 +111,39 @@ arm_components as (
         on arms.experiment_id = components.experiment_id
     inner join event_names
         on components.event_name = event_names.event_name
+    where components.aggregation in ('binary', 'count', 'sum', 'quantile')
+
+),
+
+retention_components as (
+
+    select
+        arms.arm_key,
+        event_names.event_key,
+        components.component_key,
+        components.retention_start_day,
+        components.retention_end_day
+    from arms
+    inner join components
+        on arms.experiment_id = components.experiment_id
+    inner join event_names
+        on components.event_name = event_names.event_name
+    where components.aggregation = 'retention'
+
+),
+
+funnel_components as (
+
+    select
+        arms.arm_key,
+        event_names.event_key,
+        funnel_steps.component_key,
+        funnel_steps.step_index
+    from arms
+    inner join funnel_steps
+        on arms.experiment_id = funnel_steps.experiment_id
+    inner join event_names
+        on funnel_steps.event_name = event_names.event_name
 
 ),
 
@@ -235,6 +310,147 @@ capped as (
         end as covariate_value
     from valued
 
+),
+
+retention_values as (
+
+    -- Sparse: units with an event of the metric in their windows.
+    select
+        windowed_assignments.unit_id,
+        windowed_assignments.arm_key,
+        retention_components.component_key,
+        max(case
+            when named_events.event_at >= {{ dbt.dateadd(
+                'day', 'retention_components.retention_start_day', 'windowed_assignments.first_exposed_at') }}
+                and named_events.event_at < {{ dbt.dateadd(
+                    'day', 'retention_components.retention_end_day', 'windowed_assignments.first_exposed_at') }}
+                then 1
+            else 0
+        end) as retained,
+        max(case when named_events.event_at < windowed_assignments.first_exposed_at then 1 else 0 end)
+            as active_before,
+        max(named_events.event_at) as last_event_at
+    from named_events
+    inner join windowed_assignments
+        on named_events.unit_id = windowed_assignments.unit_id
+        and named_events.event_at >= windowed_assignments.window_start_at
+        and named_events.event_at < windowed_assignments.window_end_at
+    inner join retention_components
+        on windowed_assignments.arm_key = retention_components.arm_key
+        and named_events.event_key = retention_components.event_key
+    group by
+        windowed_assignments.unit_id,
+        windowed_assignments.arm_key,
+        retention_components.component_key
+
+),
+
+funnel_events as (
+
+    select
+        windowed_assignments.unit_id,
+        windowed_assignments.arm_key,
+        funnel_components.component_key,
+        funnel_components.step_index,
+        named_events.event_at
+    from named_events
+    inner join windowed_assignments
+        on named_events.unit_id = windowed_assignments.unit_id
+        and named_events.event_at >= windowed_assignments.first_exposed_at
+        and named_events.event_at < windowed_assignments.window_end_at
+    inner join funnel_components
+        on windowed_assignments.arm_key = funnel_components.arm_key
+        and named_events.event_key = funnel_components.event_key
+
+),
+
+reached_1 as (
+
+    -- The first time each unit did step 1; then step k at or after step k - 1.
+    select
+        unit_id,
+        arm_key,
+        component_key,
+        min(event_at) as reached_at
+    from funnel_events
+    where step_index = 1
+    group by unit_id, arm_key, component_key
+
+),
+{%- for step in range(2, max_funnel_steps + 1) %}
+
+reached_{{ step }} as (
+
+    select
+        reached_{{ step - 1 }}.unit_id,
+        reached_{{ step - 1 }}.arm_key,
+        reached_{{ step - 1 }}.component_key,
+        min(funnel_events.event_at) as reached_at
+    from reached_{{ step - 1 }}
+    inner join funnel_events
+        on reached_{{ step - 1 }}.unit_id = funnel_events.unit_id
+        and reached_{{ step - 1 }}.arm_key = funnel_events.arm_key
+        and reached_{{ step - 1 }}.component_key = funnel_events.component_key
+        and funnel_events.step_index = {{ step }}
+        and reached_{{ step - 1 }}.reached_at <= funnel_events.event_at
+    group by
+        reached_{{ step - 1 }}.unit_id,
+        reached_{{ step - 1 }}.arm_key,
+        reached_{{ step - 1 }}.component_key
+
+),
+{%- endfor %}
+
+funnel_values as (
+
+    -- Units that did the last step of their funnel.
+    {%- for step in range(1, max_funnel_steps + 1) %}
+    select
+        reached_{{ step }}.unit_id,
+        reached_{{ step }}.arm_key,
+        reached_{{ step }}.component_key,
+        reached_{{ step }}.reached_at as last_event_at
+    from reached_{{ step }}
+    inner join funnel_sizes
+        on reached_{{ step }}.component_key = funnel_sizes.component_key
+    where funnel_sizes.n_steps = {{ step }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+combined as (
+
+    select * from capped
+
+    union all
+
+    select
+        unit_id,
+        arm_key,
+        component_key,
+        cast(retained as {{ dbt.type_bigint() }}) as post_event_count,
+        cast(active_before as {{ dbt.type_bigint() }}) as pre_event_count,
+        last_event_at,
+        cast(retained as {{ experimentation.type_double() }}) as metric_value,
+        cast(active_before as {{ experimentation.type_double() }}) as covariate_value
+    from retention_values
+
+    union all
+
+    select
+        unit_id,
+        arm_key,
+        component_key,
+        cast(1 as {{ dbt.type_bigint() }}) as post_event_count,
+        cast(0 as {{ dbt.type_bigint() }}) as pre_event_count,
+        last_event_at,
+        cast(1 as {{ experimentation.type_double() }}) as metric_value,
+        cast(0 as {{ experimentation.type_double() }}) as covariate_value
+    from funnel_values
+
 )
 
-select * from capped
+select * from combined

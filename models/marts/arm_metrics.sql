@@ -19,7 +19,7 @@ assignments as (
 
 unit_metrics as (
 
-    select * from {{ ref('int_unit_metrics_pivoted') }}
+    select * from {{ ref('int_unit_metrics_capped') }}
 
 ),
 
@@ -32,6 +32,18 @@ registered_metrics as (
 shifts as (
 
     select * from {{ ref('int_metric_shifts') }}
+
+),
+
+caps as (
+
+    select * from {{ ref('int_metric_quantile_caps') }}
+
+),
+
+arm_quantiles as (
+
+    select * from {{ ref('int_arm_quantiles') }}
 
 ),
 
@@ -50,10 +62,17 @@ arm_sums as (
     select
         unit_metrics.arm_key,
         unit_metrics.experiment_metric_key,
-        {{ experimentation.sufficient_statistic_sums() }}
+        {{ experimentation.sufficient_statistic_sums() }},
+        {%- set uncapped = experimentation.scaled_integer('unit_metrics.uncapped_m', 'caps.uncapped_metric_scale') %}
+        -- The values before the percentile cap (metrics with one only).
+        {{ experimentation.exact_sum(uncapped) }} as uncapped_metric_sum,
+        {{ experimentation.exact_sum(experimentation.exact_product(uncapped, uncapped)) }}
+            as uncapped_metric_sum_squares
     from unit_metrics
     inner join shifts
         on unit_metrics.experiment_metric_key = shifts.experiment_metric_key
+    left join caps
+        on unit_metrics.experiment_metric_key = caps.experiment_metric_key
     group by unit_metrics.arm_key, unit_metrics.experiment_metric_key
 
 ),
@@ -71,7 +90,23 @@ summed as (
         coalesce(arm_sizes.n_units, 0) as n_units,
         {{ experimentation.filled_sufficient_statistics(
             'arm_sums', 'registered_metrics.aggregation', 'shifts', 'coalesce(arm_sizes.n_units, 0)'
-        ) }}
+        ) }},
+        caps.metric_cap,
+        case
+            when caps.metric_cap is not null
+                then {{ experimentation.unscaled_double(
+                    'coalesce(arm_sums.uncapped_metric_sum, 0)', ['caps.uncapped_metric_scale']) }}
+        end as uncapped_metric_sum,
+        case
+            when caps.metric_cap is not null
+                then {{ experimentation.unscaled_double(
+                    'coalesce(arm_sums.uncapped_metric_sum_squares, 0)',
+                    ['caps.uncapped_metric_scale', 'caps.uncapped_metric_scale']) }}
+        end as uncapped_metric_sum_squares,
+        arm_quantiles.quantile_level,
+        arm_quantiles.quantile_value,
+        arm_quantiles.quantile_lower_value,
+        arm_quantiles.quantile_upper_value
     from arms
     inner join registered_metrics
         on arms.experiment_id = registered_metrics.experiment_id
@@ -82,6 +117,11 @@ summed as (
     left join arm_sums
         on arms.arm_key = arm_sums.arm_key
         and registered_metrics.experiment_metric_key = arm_sums.experiment_metric_key
+    left join caps
+        on registered_metrics.experiment_metric_key = caps.experiment_metric_key
+    left join arm_quantiles
+        on arms.arm_key = arm_quantiles.arm_key
+        and registered_metrics.experiment_metric_key = arm_quantiles.experiment_metric_key
 
 ),
 
@@ -94,7 +134,14 @@ final as (
         is_control,
         aggregation,
         has_covariate,
-        {{ experimentation.arm_statistic_columns() }}
+        {{ experimentation.arm_statistic_columns() }},
+        metric_cap,
+        uncapped_metric_sum,
+        uncapped_metric_sum_squares,
+        quantile_level,
+        quantile_value,
+        quantile_lower_value,
+        quantile_upper_value
     from summed
 
 )

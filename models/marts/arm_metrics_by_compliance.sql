@@ -40,7 +40,7 @@ assignments as (
 
 unit_metrics as (
 
-    select * from {{ ref('int_unit_metrics_pivoted') }}
+    select * from {{ ref('int_unit_metrics_capped') }}
 
 ),
 

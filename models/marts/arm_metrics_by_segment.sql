@@ -25,7 +25,7 @@ unit_segments as (
 
 unit_metrics as (
 
-    select * from {{ ref('int_unit_metrics_pivoted') }}
+    select * from {{ ref('int_unit_metrics_capped') }}
 
 ),
 

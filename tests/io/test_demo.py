@@ -61,6 +61,12 @@ SEED_COLUMNS = {
         "desired_direction",
         "cap_value",
         "description",
+        # Optional columns (issue 17 items 8, 5, 6).
+        "cap_quantile",
+        "quantile",
+        "retention_start_day",
+        "retention_end_day",
+        "funnel_steps",
     ],
     "experiment_metrics": ["experiment_id", "metric_id", "role", "guardrail_tolerance"],
 }

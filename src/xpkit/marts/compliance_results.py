@@ -69,6 +69,9 @@ COMPLIANCE_COLUMNS: dict[str, str] = {
     "error_message": "string",
 }
 
+QUANTILE_SKIPPED = (
+    "quantile metrics are not analysed for compliance (the estimators are for means)"
+)
 RATIO_SKIPPED = (
     "ratio metric: skipped (a ratio of sums has no per-unit outcome for the"
     " Wald estimator)"
@@ -202,6 +205,8 @@ def compliance_results(
                 record["error_message"] = "no control variant registered"
             elif aggregation == "ratio":
                 record["error_message"] = RATIO_SKIPPED
+            elif aggregation == "quantile":
+                record["error_message"] = QUANTILE_SKIPPED
             else:
                 estimates = asdict(compliance_estimates(plain, alpha, weak_f))
                 record["n_treatment"] = estimates.pop("n_assigned_treatment")

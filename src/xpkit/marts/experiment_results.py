@@ -11,6 +11,7 @@ guardrail test and the Bayesian columns all fill the same mart row.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -30,12 +31,14 @@ from xpkit.stats.frequentist import (
     ComparisonResult,
     compare,
 )
-from xpkit.stats.numbers import guardrail_tolerance, is_missing
-from xpkit.stats.statistics import Statistic, from_row
+from xpkit.stats.numbers import finite, guardrail_tolerance, is_missing
+from xpkit.stats.quantiles import QuantileEstimate, compare_quantiles
+from xpkit.stats.statistics import SampleMean, Statistic, from_row
 
 __all__ = [
     "REGISTRY_INPUTS",
     "DECLARATION",
+    "CAPPING_COLUMNS",
     "CORRECTION_FAMILIES",
     "DEFAULT_ALPHA",
     "EXPERIMENT_RESULT_COLUMNS",
@@ -111,6 +114,19 @@ RESULT_COLUMNS: dict[str, str] = {
     "guardrail_bound": "Float64",
     "interval_error_message": "string",
 }
+# Percentile capping (issue 17 item 8): the cap and the uncapped result beside
+# the capped one. experiment_results only (segment_results has no uncapped
+# sums, so it leaves these out).
+CAPPING_COLUMNS: dict[str, str] = {
+    "metric_cap": "Float64",
+    "uncapped_mean_control": "Float64",
+    "uncapped_mean_treatment": "Float64",
+    "uncapped_abs_lift": "Float64",
+    "uncapped_ci_low": "Float64",
+    "uncapped_ci_high": "Float64",
+    "uncapped_p_value": "Float64",
+}
+RESULT_COLUMNS |= CAPPING_COLUMNS
 
 # The columns of the experiment_results mart: RESULT_COLUMNS (shared with
 # segment_results) and, at the end, the regression adjustment's
@@ -222,7 +238,7 @@ def _comparison_row(
     compared again at other levels for the adjusted intervals and the
     guardrail bounds; ``_typed_frame`` drops the key).
     """
-    statistics: list[Statistic | None] = []
+    statistics: list[Statistic | QuantileEstimate | None] = []
     for arm_variant in (control, variant):
         rows = arms.get((experiment_id, arm_variant, metric_id), [])
         error = None
@@ -230,15 +246,95 @@ def _comparison_row(
             error = f"duplicate arm_metrics rows for {arm_variant}"
         elif rows:
             try:
-                statistics.append(from_row(rows[0]))
+                statistics.append(_statistic(rows[0]))
             except ValueError as problem:
                 error = f"invalid arm_metrics row ({arm_variant}): {problem}"
         else:
             statistics.append(None)
         if error is not None:
             return {"error_message": error, "cuped_error_message": error}
-    figures = _figures(compare(statistics[0], statistics[1], ComparisonConfig(alpha)))
+    figures = _figures(_compare_arms((statistics[0], statistics[1]), alpha))
+    if any(isinstance(s, QuantileEstimate) for s in statistics):
+        figures["cuped_error_message"] = QUANTILE_CUPED_MESSAGE
+    arm_rows = [arms.get((experiment_id, v, metric_id), []) for v in (control, variant)]
+    if all(arm_rows):
+        figures |= _uncapped([rows[0] for rows in arm_rows], alpha)
     return figures | {"_arms": (statistics[0], statistics[1])}
+
+
+QUANTILE_CUPED_MESSAGE = "CUPED does not apply to quantile metrics"
+
+
+def _statistic(row: Mapping[str, Any]) -> Statistic | QuantileEstimate:
+    """An arm_metrics row as a statistic; a quantile metric's as its estimate.
+
+    Raises:
+        ValueError: For a row ``from_row`` cannot read, or a quantile row
+            without its quantiles.
+    """
+    if row.get("aggregation") != "quantile":
+        return from_row(row)
+    n = finite(row.get("n_units"))
+    figures = [
+        finite(row.get(column))
+        for column in (
+            "quantile_level",
+            "quantile_value",
+            "quantile_lower_value",
+            "quantile_upper_value",
+        )
+    ]
+    if n is None or n < 0 or n != int(n):
+        raise ValueError("arm_metrics column 'n_units' must be a non-negative integer")
+    if int(n) == 0:
+        # An arm without units: compare_quantiles reports it.
+        return QuantileEstimate(0, figures[0] or 0.5, math.nan, math.nan, math.nan)
+    level, value, lower, upper = figures
+    if level is None or value is None or lower is None or upper is None:
+        raise ValueError("a quantile metric's row has no quantile figures")
+    return QuantileEstimate(int(n), level, value, lower, upper)
+
+
+def _compare_arms(arms: tuple[Any, Any], alpha: float) -> ComparisonResult:
+    """``frequentist.compare``, or ``quantiles.compare_quantiles`` for quantile
+    estimates: the comparison at level alpha, wherever it is run again."""
+    if isinstance(arms[0], QuantileEstimate) or isinstance(arms[1], QuantileEstimate):
+        return compare_quantiles(arms[0], arms[1], alpha)
+    return compare(arms[0], arms[1], ComparisonConfig(alpha))
+
+
+def _uncapped(rows: list[dict[str, Any]], alpha: float) -> dict[str, Any]:
+    """The cap and the uncapped comparison of a metric with a percentile cap.
+
+    ``metric_cap`` is pooled over the experiment's arms (the same on every
+    row); the uncapped figures are ``frequentist.compare`` (Welch's t-test)
+    on the sums of the values before the cap. Empty for other metrics.
+    """
+    cap = finite(rows[0].get("metric_cap"))
+    if cap is None or any(
+        is_missing(row.get(column))
+        for row in rows
+        for column in ("uncapped_metric_sum", "uncapped_metric_sum_squares")
+    ):
+        return {}
+    control, treatment = (
+        SampleMean(
+            int(row["n_units"]),
+            float(row["uncapped_metric_sum"]),
+            float(row["uncapped_metric_sum_squares"]),
+        )
+        for row in rows
+    )
+    result = compare(control, treatment, ComparisonConfig(alpha))
+    return {
+        "metric_cap": cap,
+        "uncapped_mean_control": result.mean_control,
+        "uncapped_mean_treatment": result.mean_treatment,
+        "uncapped_abs_lift": result.abs_lift,
+        "uncapped_ci_low": result.abs_ci_low,
+        "uncapped_ci_high": result.abs_ci_high,
+        "uncapped_p_value": result.p_value,
+    }
 
 
 def _variants(
@@ -348,7 +444,7 @@ def _adjusted_intervals(row: dict[str, Any]) -> dict[str, Any]:
 
     def at(value: float) -> ComparisonResult:
         if value not in results:
-            results[value] = compare(arms[0], arms[1], ComparisonConfig(value))
+            results[value] = _compare_arms(arms, value)
         return results[value]
 
     if level is not None:
@@ -398,7 +494,7 @@ def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
         or desired not in ("increase", "decrease")
     ):
         return out
-    result = compare(arms[0], arms[1], ComparisonConfig(2 * alpha))
+    result = _compare_arms(arms, 2 * alpha)
     low, high = result.rel_ci_low, result.rel_ci_high
     if desired == "increase":
         bound, other = low, high

@@ -14,6 +14,7 @@ from scipy import stats
 from xpkit.marts.declaration import MartDeclaration
 from xpkit.marts.experiment_results import (
     BAYESIAN_FIGURES,
+    CAPPING_COLUMNS,
     DEFAULT_ALPHA,
     REGISTRY_INPUTS,
     RESULT_COLUMNS,
@@ -89,7 +90,7 @@ SEGMENT_VS_REST_COLUMNS: dict[str, str] = {
 SEGMENT_RESULT_COLUMNS: dict[str, str] = {
     "segment_dimension": "string",
     "segment_value": "string",
-    **RESULT_COLUMNS,
+    **{c: t for c, t in RESULT_COLUMNS.items() if c not in CAPPING_COLUMNS},
     "segment_srm_p_value": "Float64",
     "is_suppressed": "boolean",
     **SEGMENT_VS_REST_COLUMNS,

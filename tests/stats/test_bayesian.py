@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from xpkit.marts.experiment_results import RESULT_COLUMNS, experiment_results
+from xpkit.marts.experiment_results import (
+    EXPERIMENT_RESULT_COLUMNS,
+    experiment_results,
+)
 from xpkit.stats.bayesian import Prior, relative_lift_posterior
 
 # ---------------------------------------------------------------------------
@@ -225,7 +228,7 @@ def binary_arms(control: tuple[int, int], treatment: tuple[int, int]) -> pd.Data
 
 def test_experiment_results_bayesian_columns_follow_the_closed_form():
     rows = experiment_results(binary_arms((90, 500), (136, 520)), *registry())
-    assert list(rows.columns) == list(RESULT_COLUMNS)
+    assert list(rows.columns) == list(EXPERIMENT_RESULT_COLUMNS)
     row = rows.iloc[0]
     # rel_lift and its delta-method se are checked against oracles elsewhere;
     # here the posterior is recomputed from them with scipy.

@@ -80,6 +80,7 @@ __all__ = [
     "MannWhitneyResult",
     "compare",
     "cuped_test",
+    "fieller_interval",
     "mann_whitney",
     "mann_whitney_from_rank_sums",
     "mean_difference_p_values",
@@ -507,7 +508,7 @@ _FAR = 1e300
 # --- Relative lift: Fieller's interval -----------------------------------------
 
 
-def _fieller(
+def fieller_interval(
     mean_c: float,
     mean_t: float,
     v_c: float,
@@ -820,7 +821,7 @@ def _compare_unguarded(
             abs_low, abs_high = abs_lift - half, abs_lift + half
             required += ["abs_ci_low", "abs_ci_high"]
             if rel_lift is not None:
-                low, high, reason = _fieller(
+                low, high, reason = fieller_interval(
                     mean_c, mean_t, w_c, w_t, quantile, non_negative
                 )
                 rel_bounds = (low, high)
@@ -842,7 +843,7 @@ def _compare_unguarded(
         abs_high = abs_lift + quantile * std_error
         required += ["abs_ci_low", "abs_ci_high", "degrees_of_freedom"]
         if rel_lift is not None:
-            low, high, reason = _fieller(
+            low, high, reason = fieller_interval(
                 mean_c, mean_t, v_c, v_t, quantile, non_negative
             )
             rel_bounds = (low, high)
@@ -897,7 +898,7 @@ def welch_t_test(
     ``se**4 / ((s_t**2/n_t)**2 / (n_t-1) + (s_c**2/n_c)**2 / (n_c-1))``. The
     p-value and the interval ``diff +/- t_{1-alpha/2, df} se`` share that se.
     The relative-lift interval is Fieller's with the same variance components
-    and the same quantile (``_fieller``).
+    and the same quantile (``fieller_interval``).
 
     Args:
         control: Control-arm statistic (None when the arm is missing).

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
-from xpkit.stats.frequentist import ComparisonResult, _fieller
+from xpkit.stats.frequentist import ComparisonResult, fieller_interval
 from xpkit.stats.numbers import finite
 
 __all__ = [
@@ -176,7 +176,9 @@ def compare_quantiles(
         rel_se = math.sqrt(
             v_t / control.value**2 + treatment.value**2 * v_c / control.value**4
         )
-        low, high, reason = _fieller(control.value, treatment.value, v_c, v_t, z, False)
+        low, high, reason = fieller_interval(
+            control.value, treatment.value, v_c, v_t, z, False
+        )
     return _replace(
         base,
         abs_lift=diff,

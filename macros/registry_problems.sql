@@ -378,6 +378,11 @@ problems as (
     -- against the columns of raw.units at compile time.
     {{ experimentation.unit_attribute_problems() }}
 
+    union all
+
+    -- The population rules of seeds/experiments.csv, parsed at compile time.
+    {{ experimentation.population_rule_problems() }}
+
 )
 
 select * from problems

@@ -2,7 +2,8 @@
 -- raw.units gets a variant from a hash of the experiment's salt and its id
 -- (docs/methodology.md, "Assignment of planned experiments"). Optionally
 -- stratified by a declared unit attribute (var assignment_strata_column);
--- units whose declared eligibility column is false are not assigned.
+-- units whose declared eligibility column is false are not assigned, nor units
+-- outside the experiment's population_rule (macros/population_rules.sql).
 {%- set eligibility_column = experimentation.assignment_eligibility_column() %}
 {%- set strata_column = experimentation.assignment_strata_column() %}
 {%- set salt_prefix = var('assignment_salt', '') | replace("'", "''") %}
@@ -69,6 +70,7 @@ eligible_units as (
         {%- else %}
         cast(null as {{ dbt.type_string() }}) as stratum
         {%- endif %}
+        {{ experimentation.population_flag_columns() }}
     from units
     {%- if has_eligibility %}
     -- Units whose eligibility flag is false are never assigned (null = unknown: kept).
@@ -92,6 +94,9 @@ hashed as (
     inner join (select distinct experiment_id from arm_ranges) as assignable
         on experiments.experiment_id = assignable.experiment_id
     cross join eligible_units
+    -- Only the experiment's target population (population_rule; every unit
+    -- when the experiment registers none).
+    where {{ experimentation.population_flag('experiments.experiment_id', 'eligible_units') }}
 
 ),
 

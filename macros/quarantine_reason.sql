@@ -22,6 +22,8 @@
         when 'before_experiment_start'
             then 'Exposure before the experiment start_date (or the experiment has no start_date).'
         when 'after_experiment_end' then 'Exposure after the experiment end_date.'
+        when 'outside_population'
+            then 'The unit is outside the experiment''s target population (population_rule in seeds/experiments.csv), or has no usable row in raw.units; widen the rule if the unit should be in.'
         when 'duplicate_row' then 'Exact duplicate of another raw row; one copy is kept.'
         when 'conflicting_unit_attributes'
             then 'The unit_id appears on several rows with different attributes; none is used.'

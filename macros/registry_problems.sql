@@ -474,6 +474,36 @@ problems as (
     -- seeds/experiment_metric_covariates.csv (macros/regression_covariates.sql).
     {{ experimentation.regression_covariate_problems() }}
 
+    union all
+
+    -- Layers (issue 19 item 2): every experiment of a layer has a share in
+    -- (0, 1] and the shares of a layer sum to at most 1.
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id"]) }},
+        {{ dbt.concat(["'layer '", "layer", "' needs a layer_share in (0, 1]'"]) }},
+        'Give the experiment the share of the units of its layer that it owns, e.g. 0.5.'
+    from experiments
+    where layer is not null and trim(layer) != ''
+        and (layer_share is null or layer_share <= 0 or layer_share > 1)
+
+    union all
+
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'layer = '", "layer"]) }},
+        'the layer_share values of the layer sum to more than 1',
+        'Lower the shares so that the experiments of the layer fit in its units.'
+    from experiments
+    where layer is not null and trim(layer) != ''
+    group by layer
+    having sum(layer_share) > 1 + 1e-9
+
+    union all
+
+    -- The population rules of seeds/experiments.csv, parsed at compile time.
+    {{ experimentation.population_rule_problems() }}
+
 )
 
 select * from problems

@@ -3,6 +3,7 @@
 -- they reconcile with the raw table by construction. A view, like
 -- int_events_classified.
 -- depends_on: {{ ref('int_registry_problems') }}
+-- depends_on: {{ ref('stg_raw__units') }}
 with
 
 exposures as (
@@ -28,6 +29,22 @@ experiment_variants as (
     select * from {{ ref('stg_registry__experiment_variants') }}
 
 ),
+
+{%- set has_rules = experimentation.has_population_rules() %}
+{%- if has_rules %}
+
+population_units as (
+
+    -- The usable units with one in_population_<k> flag per population rule
+    -- (macros/population_rules.sql); only when some experiment has a rule.
+    select
+        unit_id
+        {{ experimentation.population_flag_columns() }}
+    from {{ ref('stg_raw__units') }}
+    where reason_code is null
+
+),
+{%- endif %}
 
 duplicate_units as (
 
@@ -107,6 +124,12 @@ classified as (
                 >= {{ dbt.dateadd('day', 1, 'cast(experiments.end_date as ' ~ dbt.type_timestamp() ~ ')') }}
                 then 'after_experiment_end'
             when ranked.copy_rank > 1 then 'duplicate_row'
+            {%- if has_rules %}
+            -- Outside the experiment's target population (its population_rule),
+            -- or not in raw.units at all (its attributes are unknown).
+            when not {{ experimentation.population_flag('ranked.experiment_id', 'population_units') }}
+                then 'outside_population'
+            {%- endif %}
         end as reason_code
     from ranked
     left join experiments
@@ -114,6 +137,10 @@ classified as (
     left join experiment_variants
         on ranked.experiment_id = experiment_variants.experiment_id
         and ranked.variant = experiment_variants.variant
+    {%- if has_rules %}
+    left join population_units
+        on ranked.unit_id = population_units.unit_id
+    {%- endif %}
 
 )
 

@@ -22,6 +22,7 @@ def model(dbt, session):
             "arm_metrics": dbt.ref("arm_metrics"),
             "arm_metrics_daily": dbt.ref("arm_metrics_daily"),
             "int_planned_metric_baselines": dbt.ref("int_planned_metric_baselines"),
+            "int_experiment_populations": dbt.ref("int_experiment_populations"),
         },
         {},
     )

@@ -44,6 +44,8 @@ SEED_COLUMNS = {
         "cost",
         "decision_owner",
         "custom_action",
+        # Optional column (issue 19 item 1).
+        "population_rule",
     ],
     "experiment_variants": [
         "experiment_id",

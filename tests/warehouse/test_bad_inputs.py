@@ -45,6 +45,7 @@ EXPOSURE_REASONS = {
     "before_experiment_start",
     "after_experiment_end",
     "duplicate_row",
+    "outside_population",
 }
 EVENT_REASONS = {
     "missing_unit_id",
@@ -72,6 +73,7 @@ REASON_PHRASES = {
     "before_experiment_start": "before the experiment start_date",
     "after_experiment_end": "after the experiment end_date",
     "duplicate_row": "Exact duplicate",
+    "outside_population": "outside the experiment's target population",
     "conflicting_unit_attributes": "different attributes",
 }
 
@@ -90,6 +92,7 @@ EXPERIMENT_COLUMNS = [
     "mde_relative",
     "analysis_window_days",
     "cuped_lookback_days",
+    "population_rule",
 ]
 METRIC_COLUMNS = [
     "metric_id",
@@ -147,6 +150,7 @@ class Dataset:
         start: str = "2025-06-01",
         end: str = "",
         window: int = 7,
+        population: str = "",
     ) -> None:
         """Register an experiment; the first arm is the control, the first
         metric the primary."""
@@ -166,6 +170,7 @@ class Dataset:
                 "mde_relative": 0.1,
                 "analysis_window_days": window,
                 "cuped_lookback_days": 0,
+                "population_rule": population,
             }
         )
         for position, (variant, weight) in enumerate(arms):
@@ -493,6 +498,30 @@ def test_variant_in_data_but_not_in_registry_is_quarantined(shared):
     arms = balance(shared, "cx-unknown-variant")
     assert sorted(arms.index) == ["c", "t"]
     assert arms.units.to_dict() == {"c": 1, "t": 1}
+
+
+# A target population (issue 19 item 1): exposed units outside the rule, or
+# with no raw.units row, are quarantined; the other experiments, which
+# register no rule, keep units that raw.units lacks.
+SHARED.experiment("cx-population", population="segment = 'inside'")
+SHARED.units += [("pop:1", "inside", "FR"), ("pop:2", "outside", "FR")]
+SHARED.units += [("pop:4", None, "FR")]
+SHARED.expose("cx-population", "pop:1", "c", DAY)
+SHARED.expose("cx-population", "pop:2", "t", DAY)
+SHARED.expose("cx-population", "pop:3", "t", DAY)  # not in raw.units
+SHARED.expose("cx-population", "pop:4", "c", DAY)  # null segment
+
+
+def test_exposed_units_outside_the_population_are_quarantined(shared):
+    counts = outcome(shared, "exposures", units_of("pop"))
+    assert counts == {"outside_population": 3, None: 1}
+    quarantined = shared["quarantine.quarantine_exposures"]
+    outside = quarantined[quarantined.reason_code == "outside_population"]
+    assert set(outside.unit_id) == {"pop:2", "pop:3", "pop:4"}
+    units = balance(shared, "cx-population").units.to_dict()
+    assert units.get("c") == 1 and units.get("t", 0) == 0
+    # Experiments without a rule keep units that raw.units does not list.
+    assert outcome(shared, "exposures", units_of("unvar"))[None] == 2
 
 
 SHARED.experiment("cx-variant-elsewhere")

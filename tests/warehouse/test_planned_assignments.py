@@ -4,7 +4,10 @@ warehouse, against an independent Python implementation of the scheme
 the bucket, the registry CSVs for the arms' ranges, pandas for the eligible
 units, scipy for the balance test. A second build on a copy of the warehouse
 with half of raw.units removed (and one stratified by segment) shows that a
-unit's arm does not depend on the other units present."""
+unit's arm does not depend on the other units present. These builds clear the
+registered population rules (demo E003 is limited to its 30 recruiters,
+tests/warehouse/test_population_rules.py) so that the scheme is checked on
+every one of the 57,736 eligible units."""
 
 from __future__ import annotations
 
@@ -93,9 +96,13 @@ def expected_stratified(units, registry, experiment_id, column):
 
 
 @pytest.fixture(scope="module")
-def planned(demo_warehouse):
+def planned(demo_warehouse, tmp_path_factory):
+    """The demo's planned assignments rebuilt without population rules."""
+    _, database = rebuild(
+        demo_warehouse, tmp_path_factory.mktemp("planned_all_units"), None, None
+    )
     tables = read_tables(
-        demo_warehouse["database"],
+        database,
         "raw.units",
         "marts.planned_assignments",
         "marts.planned_assignment_balance",
@@ -105,12 +112,14 @@ def planned(demo_warehouse):
 
 
 def rebuild(demo_warehouse, tmp_path, keep_sql: str | None, variables: str | None):
-    """A copy of the demo warehouse, raw.units cut to `keep_sql` rows, with the
-    planned-assignment models rebuilt (optionally with --vars)."""
+    """A copy of the demo warehouse, raw.units cut to `keep_sql` rows and the
+    registry's population rules cleared, with the planned-assignment models
+    rebuilt (optionally with --vars)."""
     database = tmp_path / "copy.duckdb"
     shutil.copy2(demo_warehouse["database"], database)
-    if keep_sql:
-        with duckdb.connect(str(database)) as con:
+    with duckdb.connect(str(database)) as con:
+        con.execute("update registry.experiments set population_rule = null")
+        if keep_sql:
             con.execute(f"delete from raw.units where not ({keep_sql})")
     command = [
         str(BIN / "dbt"),

@@ -1,4 +1,4 @@
-{#- Optional registry columns (issue 19 item 6): null when the registry has
+{#- Optional registry columns (issue 19 items 6, 1 and 2): null when the registry has
     no such column (a registry supplied by a project installing this one). -#}
 {%- set registry = experimentation.registry_relation('experiments') %}
 {%- set optional = {
@@ -6,6 +6,10 @@
     'cost': experimentation.type_double(),
     'decision_owner': dbt.type_string(),
     'custom_action': dbt.type_string(),
+    'population_rule': dbt.type_string(),
+    'layer': dbt.type_string(),
+    'layer_share': experimentation.type_double(),
+    'holdout_scope': dbt.type_string(),
 } %}
 
 with

@@ -119,6 +119,7 @@ SUPPRESSED_TABLES: dict[str, tuple[str, ...]] = {
     "experiment_results": ("n_control", "n_treatment"),
     "experiment_results_history": ("n_control", "n_treatment"),
     "experiment_value": ("n_control", "n_treatment"),
+    "holdout_results": ("n_control", "n_treatment"),
     "planned_assignment_balance": ("units",),
     "segment_results": (
         "n_control",

@@ -51,6 +51,8 @@ POWER_COLUMNS: dict[str, str] = {
     "effect_size": "Float64",
     "power_method": "string",
     "baseline_units": "Int64",
+    "population_units": "Int64",
+    "is_population_sufficient": "boolean",
 }
 
 
@@ -199,6 +201,7 @@ def experiment_power(
     arm_metrics: pd.DataFrame,
     arm_metrics_daily: pd.DataFrame,
     planned_baselines: pd.DataFrame,
+    populations: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per experiment x primary metric: sample size and progress.
 
@@ -219,6 +222,9 @@ def experiment_power(
         arm_metrics: Rows of the ``arm_metrics`` mart.
         arm_metrics_daily: Rows of the ``arm_metrics_daily`` mart.
         planned_baselines: Rows of ``int_planned_metric_baselines``.
+        populations: Rows of ``int_experiment_populations``: ``population_units``
+            (the units of the target population) and ``is_population_sufficient``
+            (whether it holds ``required_units_total``); null when not given.
 
     Returns:
         The columns of ``POWER_COLUMNS`` in that order and dtype, sorted by
@@ -237,6 +243,10 @@ def experiment_power(
     baselines = {
         (row.get("experiment_id"), row.get("metric_id")): row
         for row in records(planned_baselines)
+    }
+    population = {
+        row.get("experiment_id"): row.get("population_units")
+        for row in records(populations if populations is not None else pd.DataFrame())
     }
     primaries: dict[Any, list[Any]] = defaultdict(list)
     for row in records(experiment_metrics):
@@ -260,6 +270,13 @@ def experiment_power(
                 baselines.get(key),
                 n_arms,
             )
+            found = population.get(experiment_id)
+            size = None if found is None or is_missing(found) else int(found)
+            required = row["required_units_total"]
+            row["population_units"] = size
+            row["is_population_sufficient"] = (
+                None if size is None or is_missing(required) else size >= required
+            )
             if metric_id not in metric_info:
                 row["error_message"] = _join(
                     [f"metric {metric_id!r} is not in the metrics registry"]
@@ -280,6 +297,7 @@ DECLARATION = MartDeclaration(
         "marts.arm_metrics",
         "marts.arm_metrics_daily",
         "intermediate.int_planned_metric_baselines",
+        "intermediate.int_experiment_populations",
     ),
     settings=(),
     columns=POWER_COLUMNS,
@@ -291,5 +309,6 @@ DECLARATION = MartDeclaration(
         inputs["arm_metrics"],
         inputs["arm_metrics_daily"],
         inputs["int_planned_metric_baselines"],
+        inputs["int_experiment_populations"],
     ),
 )

@@ -56,6 +56,7 @@ PUBLIC_MARTS = frozenset(
         "experiment_results",
         "experiment_results_history",
         "experiment_value",
+        "holdout_results",
         "planned_assignment_balance",
         "planned_assignments",
         "segment_results",

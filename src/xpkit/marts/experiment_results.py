@@ -30,6 +30,11 @@ from xpkit.stats.frequentist import (
     compare,
 )
 from xpkit.stats.numbers import guardrail_tolerance, is_missing
+from xpkit.stats.one_sided import (
+    NON_INFERIORITY,
+    TWO_SIDED,
+    one_sided_test,
+)
 from xpkit.stats.statistics import Statistic, from_row
 
 __all__ = [
@@ -108,6 +113,16 @@ RESULT_COLUMNS: dict[str, str] = {
     "guardrail_status": "string",
     "guardrail_bound": "Float64",
     "interval_error_message": "string",
+    # Issue 17 (one block): one-sided tests (item 7).
+    "test_type": "string",
+    "non_inferiority_margin": "Float64",
+    "non_inferiority_margin_abs": "Float64",
+    "one_sided_p_value": "Float64",
+    "one_sided_p_value_adjusted": "Float64",
+    "one_sided_bound": "Float64",
+    "cuped_one_sided_p_value": "Float64",
+    "cuped_one_sided_bound": "Float64",
+    "one_sided_error_message": "string",
 }
 
 # How rows are grouped into multiple-testing families (var correction_families):
@@ -148,7 +163,25 @@ def _alpha(value: Any) -> tuple[float | None, str | None]:
 
 
 def _direction(row: Mapping[str, Any]) -> str | None:
-    """good / bad / flat from significance, sign of the lift and desired direction."""
+    """good / bad / flat from significance, sign of the lift and desired direction.
+
+    For a one-sided test (``test_type`` superiority or non_inferiority) a
+    significant row is ``good`` (the test can only reject towards better, or
+    not worse than the margin); harm is never hidden: a row whose two-sided
+    adjusted p-value is below alpha with the lift in the bad direction is
+    ``bad`` whatever the one-sided test says; else ``flat``.
+    """
+    if row.get("test_type") not in (None, TWO_SIDED):
+        if row.get("is_significant") is None:
+            return None
+        two_sided = {**row, "test_type": TWO_SIDED}
+        p_adjusted, alpha = row.get("p_value_adjusted"), row.get("alpha")
+        two_sided["is_significant"] = (
+            None if p_adjusted is None or alpha is None else p_adjusted < alpha
+        )
+        if _direction(two_sided) == "bad":
+            return "bad"
+        return "good" if row["is_significant"] else "flat"
     significant = row.get("is_significant")
     if significant is None:
         return None
@@ -234,6 +267,54 @@ def _comparison_row(
     return figures | {"_arms": (statistics[0], statistics[1])}
 
 
+def _margin(value: Any) -> float | None:
+    """A registered non_inferiority_margin as a float (None when empty or bad)."""
+    if is_missing(value):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _one_sided(row: dict[str, Any]) -> dict[str, Any]:
+    """The one-sided columns of a row (``stats.one_sided``); null when two-sided.
+
+    ``_chosen_p`` is the p-value of the registered test (two-sided or one-sided)
+    that the multiple-testing correction adjusts for ``is_significant``.
+    """
+    test_type = row.get("test_type") or TWO_SIDED
+    out: dict[str, Any] = {"_chosen_p": row.get("p_value")}
+    arms, alpha = row.get("_arms"), row.get("alpha")
+    if test_type == TWO_SIDED:
+        return out
+    if arms is None or alpha is None:
+        return out | {
+            "_chosen_p": None,
+            "one_sided_error_message": row.get("error_message") or "no comparison",
+        }
+    result = one_sided_test(
+        arms[0],
+        arms[1],
+        alpha,
+        test_type,
+        row.get("desired_direction"),
+        row.get("non_inferiority_margin"),
+    )
+    return out | {
+        "_chosen_p": result.p_value,
+        "_one_sided_other": result.other_bound,
+        "non_inferiority_margin_abs": result.absolute_margin
+        if test_type == NON_INFERIORITY
+        else None,
+        "one_sided_p_value": result.p_value,
+        "one_sided_bound": result.bound,
+        "cuped_one_sided_p_value": result.cuped_p_value,
+        "cuped_one_sided_bound": result.cuped_bound,
+        "one_sided_error_message": result.error_message,
+    }
+
+
 def _variants(
     experiment_id: Any,
     control: Any,
@@ -283,6 +364,7 @@ def _adjust_families(
         for source, target, size in (
             ("p_value", "p_value_adjusted", "_family_size"),
             ("cuped_p_value", "cuped_p_value_adjusted", "_cuped_family_size"),
+            ("_chosen_p", "_chosen_p_adjusted", "_chosen_family_size"),
         ):
             p_values = [rows[i].get(source) for i in indices]
             adjusted = adjust_p_values(p_values, correction)
@@ -362,8 +444,39 @@ def _adjusted_intervals(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _registered_non_inferiority(row: dict[str, Any]) -> dict[str, Any]:
+    """The guardrail columns of a guardrail registered with test_type non_inferiority.
+
+    The registered test decides: ``passed`` when its one-sided p-value is
+    below alpha (unadjusted, as for every guardrail), which is exactly when
+    the one-sided bound clears the margin; ``breached`` when the opposite
+    one-sided bound lies beyond the margin in the bad direction; else
+    ``inconclusive``. ``guardrail_bound`` is the one-sided bound as a relative
+    change (``bound / |mean_control|``, the scale of the margin).
+    """
+    out: dict[str, Any] = {"guardrail_status": "inconclusive", "guardrail_bound": None}
+    p_value, alpha = row.get("one_sided_p_value"), row.get("alpha")
+    mean_c, delta = row.get("mean_control"), row.get("non_inferiority_margin_abs")
+    sign = -1 if row.get("desired_direction") == "decrease" else 1
+    if p_value is None or alpha is None or not mean_c or delta is None:
+        return out
+    scale = abs(mean_c)
+    bound, other = row.get("one_sided_bound"), row.get("_one_sided_other")
+    breached = other is not None and sign * other < -delta
+    status = "passed" if p_value < alpha else "breached" if breached else "inconclusive"
+    return {
+        "guardrail_status": status,
+        "guardrail_bound": None if bound is None else bound / scale,
+        "_guardrail_other": None if other is None else other / scale,
+    }
+
+
 def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
     """guardrail_status and guardrail_bound of a guardrail row (non-inferiority).
+
+    A guardrail registered with ``test_type`` non_inferiority is judged by that
+    test against its margin (``_registered_non_inferiority``); the rest as
+    follows.
 
     With tolerance t (relative, in the bad direction; empty = 0) and the
     one-sided ``1 - alpha`` bounds of the relative lift (the ends of the
@@ -379,6 +492,8 @@ def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
     """
     if row.get("role") != "guardrail":
         return {"guardrail_status": None, "guardrail_bound": None}
+    if row.get("test_type") == NON_INFERIORITY:
+        return _registered_non_inferiority(row)
     out: dict[str, Any] = {"guardrail_status": "inconclusive", "guardrail_bound": None}
     arms, alpha = row.get("_arms"), row.get("alpha")
     tolerance = guardrail_tolerance(row.get("guardrail_tolerance"))
@@ -451,7 +566,11 @@ def experiment_results(
     experiment's alpha (0.05 when empty). Adjusted p-values are computed per
     experiment and family (``correction_family``): by default primary metrics x
     variants, secondary metrics x variants, and guardrails x variants.
-    ``is_significant = p_value_adjusted < alpha``; ``direction`` is flat when
+    ``is_significant = p_value_adjusted < alpha`` for a two-sided metric, and
+    ``one_sided_p_value_adjusted < alpha`` for one registered with
+    ``test_type`` superiority or non_inferiority (``stats.one_sided``; the
+    family's correction then adjusts each row's registered p-value);
+    ``direction`` is flat when
     not significant, else good or bad from the lift's sign and the metric's
     desired direction (null when there is no test). The ``*_adjusted``
     intervals are the comparison at the level ``effective_alpha``, so they
@@ -543,6 +662,10 @@ def experiment_results(
                     "alpha": alpha,
                     "correction_method": correction,
                     "guardrail_tolerance": link.get("guardrail_tolerance"),
+                    "test_type": link.get("test_type") or TWO_SIDED,
+                    "non_inferiority_margin": _margin(
+                        link.get("non_inferiority_margin")
+                    ),
                 }
                 if experiment_error is not None:
                     error = experiment_error
@@ -562,6 +685,7 @@ def experiment_results(
                     row |= _comparison_row(
                         arms, experiment_id, metric_id, control, variant, alpha
                     )
+                row |= _one_sided(row)
                 rows.append(row)
 
     rows.sort(
@@ -575,6 +699,9 @@ def experiment_results(
     _adjust_families(rows, correction, correction_families)
     for row in rows:
         p_adjusted = row.get("p_value_adjusted")
+        if row["test_type"] != TWO_SIDED:
+            p_adjusted = row.get("_chosen_p_adjusted")
+            row["one_sided_p_value_adjusted"] = p_adjusted
         if p_adjusted is not None:
             row["is_significant"] = p_adjusted < row["alpha"]
         row["direction"] = _direction(row)

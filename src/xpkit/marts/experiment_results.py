@@ -35,6 +35,7 @@ from xpkit.stats.one_sided import (
     TWO_SIDED,
     one_sided_test,
 )
+from xpkit.stats.pre_period import pre_period_test
 from xpkit.stats.statistics import Statistic, from_row
 
 __all__ = [
@@ -123,6 +124,11 @@ RESULT_COLUMNS: dict[str, str] = {
     "cuped_one_sided_p_value": "Float64",
     "cuped_one_sided_bound": "Float64",
     "one_sided_error_message": "string",
+    # Pre-exposure bias check (item 4).
+    "pre_period_abs_diff": "Float64",
+    "pre_period_p_value": "Float64",
+    "pre_period_imbalance_flag": "boolean",
+    "pre_period_error_message": "string",
 }
 
 # How rows are grouped into multiple-testing families (var correction_families):
@@ -265,6 +271,38 @@ def _comparison_row(
             return {"error_message": error, "cuped_error_message": error}
     figures = _figures(compare(statistics[0], statistics[1], ComparisonConfig(alpha)))
     return figures | {"_arms": (statistics[0], statistics[1])}
+
+
+def _pre_period(row: dict[str, Any]) -> dict[str, Any]:
+    """The pre-period difference and its Welch p-value (``stats.pre_period``)."""
+    arms = row.get("_arms")
+    if arms is None:
+        reason = row.get("error_message") or "no comparison"
+        return {"pre_period_error_message": reason}
+    result = pre_period_test(arms[0], arms[1])
+    return {
+        "pre_period_abs_diff": result.abs_diff,
+        "pre_period_p_value": result.p_value,
+        "pre_period_error_message": result.error_message,
+    }
+
+
+def _flag_pre_period(rows: list[dict[str, Any]]) -> None:
+    """pre_period_imbalance_flag: Bonferroni within each experiment.
+
+    The family is the experiment's comparisons with a pre-period p-value
+    (its metrics x treatment variants): flagged when ``p < alpha / m``.
+    """
+    sizes: dict[Any, int] = defaultdict(int)
+    for row in rows:
+        if row.get("pre_period_p_value") is not None:
+            sizes[row["experiment_id"]] += 1
+    for row in rows:
+        p_value, alpha = row.get("pre_period_p_value"), row.get("alpha")
+        if p_value is not None and alpha is not None:
+            row["pre_period_imbalance_flag"] = (
+                p_value < alpha / sizes[row["experiment_id"]]
+            )
 
 
 def _margin(value: Any) -> float | None:
@@ -686,6 +724,7 @@ def experiment_results(
                         arms, experiment_id, metric_id, control, variant, alpha
                     )
                 row |= _one_sided(row)
+                row |= _pre_period(row)
                 rows.append(row)
 
     rows.sort(
@@ -697,6 +736,7 @@ def experiment_results(
         )
     )
     _adjust_families(rows, correction, correction_families)
+    _flag_pre_period(rows)
     for row in rows:
         p_adjusted = row.get("p_value_adjusted")
         if row["test_type"] != TWO_SIDED:

@@ -20,6 +20,7 @@ def model(dbt, session):
             "stg_registry__experiment_variants": dbt.ref(
                 "stg_registry__experiment_variants"
             ),
+            "int_rank_sums_pooled": dbt.ref("int_rank_sums_pooled"),
         },
         {
             "multiple_testing_correction": dbt.config.get(

@@ -42,6 +42,7 @@ PARITY_TABLES: dict[str, tuple[str, ...] | None] = {
     "intermediate.int_planned_metric_baselines": ("experiment_id", "metric_id"),
     "intermediate.int_planned_arms_counted": ("experiment_id", "variant"),
     "intermediate.int_cate_units": ("experiment_id", "unit_id"),
+    "intermediate.int_rank_sums_pooled": ("experiment_id", "metric_id", "variant"),
     "marts.arm_metrics": ("experiment_id", "variant", "metric_id"),
     "marts.arm_metrics_by_segment": (
         "experiment_id",

@@ -28,6 +28,7 @@ from xpkit.stats.frequentist import (
     ComparisonConfig,
     ComparisonResult,
     compare,
+    mann_whitney_from_rank_sums,
 )
 from xpkit.stats.numbers import guardrail_tolerance, is_missing
 from xpkit.stats.one_sided import (
@@ -129,6 +130,10 @@ RESULT_COLUMNS: dict[str, str] = {
     "pre_period_p_value": "Float64",
     "pre_period_imbalance_flag": "boolean",
     "pre_period_error_message": "string",
+    # Mann-Whitney U from SQL rank sums (item 9).
+    "mann_whitney_u": "Float64",
+    "mann_whitney_p_value": "Float64",
+    "mann_whitney_error_message": "string",
 }
 
 # How rows are grouped into multiple-testing families (var correction_families):
@@ -303,6 +308,31 @@ def _flag_pre_period(rows: list[dict[str, Any]]) -> None:
             row["pre_period_imbalance_flag"] = (
                 p_value < alpha / sizes[row["experiment_id"]]
             )
+
+
+def _mann_whitney(
+    row: dict[str, Any], rank_sums: Mapping[tuple[Any, Any, Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """U and its p-value from the SQL rank sums (``int_rank_sums_pooled``)."""
+    if row.get("aggregation") == "ratio":
+        return {"mann_whitney_error_message": "not computed for ratio metrics"}
+    found = rank_sums.get((row["experiment_id"], row["metric_id"], row["variant"]))
+    if found is None:
+        reason = row.get("error_message") or "no rank sums"
+        return {"mann_whitney_error_message": reason}
+    names = ("n_control", "n_treatment", "treatment_rank_sum", "tie_term")
+    figures: list[Any] = [found.get(name) for name in names]
+    if any(value is None for value in figures):
+        return {"mann_whitney_error_message": "rank sums missing"}
+    n_c, n_t, rank_sum, ties = figures
+    result = mann_whitney_from_rank_sums(
+        int(n_c), int(n_t), float(rank_sum), float(ties)
+    )
+    return {
+        "mann_whitney_u": result.u_statistic,
+        "mann_whitney_p_value": result.p_value,
+        "mann_whitney_error_message": result.error_message,
+    }
 
 
 def _margin(value: Any) -> float | None:
@@ -594,6 +624,7 @@ def experiment_results(
     experiment_variants: pd.DataFrame | None = None,
     prior: Prior | None = None,
     correction_families: str = default_str("correction_families"),
+    rank_sums: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per experiment x registered metric x treatment variant.
 
@@ -630,6 +661,9 @@ def experiment_results(
         correction_families: ``"by_role"`` (default: primary, secondary and
             guardrail families) or ``"combined"`` (primary and secondary in one
             family; var ``correction_families``).
+        rank_sums: Optional ``int_rank_sums_pooled`` rows (Mann-Whitney
+            sufficient statistics per comparison); without them the
+            ``mann_whitney_*`` columns are null.
 
     Returns:
         A frame with the columns of ``RESULT_COLUMNS``, in that order and dtype,
@@ -668,6 +702,15 @@ def experiment_results(
     for row in records(experiment_metrics):
         metrics_by_experiment[row.get("experiment_id")].append(row)
 
+    ranks: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    if rank_sums is not None:
+        for rank_row in records(rank_sums):
+            key = (
+                rank_row.get("experiment_id"),
+                rank_row.get("metric_id"),
+                rank_row.get("variant"),
+            )
+            ranks[key] = rank_row
     rows: list[dict[str, Any]] = []
     for experiment in records(experiments):
         experiment_id = experiment.get("experiment_id")
@@ -725,6 +768,8 @@ def experiment_results(
                     )
                 row |= _one_sided(row)
                 row |= _pre_period(row)
+                if rank_sums is not None:
+                    row |= _mann_whitney(row, ranks)
                 rows.append(row)
 
     rows.sort(
@@ -774,12 +819,17 @@ def _build(
             settings["bayesian_prior_mean"], settings["bayesian_prior_sd"]
         ),
         experiment_variants=inputs["stg_registry__experiment_variants"],
+        rank_sums=inputs["int_rank_sums_pooled"],
     )
 
 
 DECLARATION = MartDeclaration(
     name="experiment_results",
-    inputs=("marts.arm_metrics", *REGISTRY_INPUTS),
+    inputs=(
+        "marts.arm_metrics",
+        *REGISTRY_INPUTS,
+        "intermediate.int_rank_sums_pooled",
+    ),
     settings=(
         "multiple_testing_correction",
         "correction_families",

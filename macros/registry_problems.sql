@@ -465,6 +465,37 @@ problems as (
 
     union all
 
+    select
+        'seeds/experiment_metrics.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id", "', metric_id = '", "metric_id"]) }},
+        {{ dbt.concat(["'unknown test_type '''", "coalesce(test_type, '')", "''''"]) }},
+        'Use one of two_sided, superiority, non_inferiority (empty = two_sided).'
+    from experiment_metrics
+    where test_type not in ('two_sided', 'superiority', 'non_inferiority')
+
+    union all
+
+    select
+        'seeds/experiment_metrics.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id", "', metric_id = '", "metric_id"]) }},
+        'test_type non_inferiority needs a positive non_inferiority_margin',
+        'Set non_inferiority_margin to the largest tolerated relative change in the bad direction (0.02 = 2%).'
+    from experiment_metrics
+    where test_type = 'non_inferiority'
+        and (non_inferiority_margin is null or non_inferiority_margin <= 0)
+
+    union all
+
+    select
+        'seeds/experiment_metrics.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id", "', metric_id = '", "metric_id"]) }},
+        'non_inferiority_margin is set but test_type is not non_inferiority',
+        'Set test_type to non_inferiority, or leave non_inferiority_margin empty.'
+    from experiment_metrics
+    where non_inferiority_margin is not null and test_type <> 'non_inferiority'
+
+    union all
+
     -- seeds/unit_attributes.csv and the vars naming unit attributes, checked
     -- against the columns of raw.units at compile time.
     {{ experimentation.unit_attribute_problems() }}

@@ -22,6 +22,7 @@ def model(dbt, session):
                 "stg_registry__experiment_variants"
             ),
             "int_regression_cross_products": dbt.ref("int_regression_cross_products"),
+            "int_rank_sums_pooled": dbt.ref("int_rank_sums_pooled"),
         },
         {
             "multiple_testing_correction": dbt.config.get(

@@ -70,7 +70,15 @@ SEED_COLUMNS = {
         "retention_end_day",
         "funnel_steps",
     ],
-    "experiment_metrics": ["experiment_id", "metric_id", "role", "guardrail_tolerance"],
+    "experiment_metrics": [
+        "experiment_id",
+        "metric_id",
+        "role",
+        "guardrail_tolerance",
+        # Optional columns (issue 17 item 7).
+        "test_type",
+        "non_inferiority_margin",
+    ],
 }
 NOW = pd.Timestamp(datetime.now())
 

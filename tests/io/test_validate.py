@@ -85,6 +85,9 @@ TABLES = {
         "srm_p_value": [1.0, 1.0, None],
         "srm_error_message": [None, None, "no units assigned: no SRM test"],
         "balance_relation": ["marts.assignment_balance"] * 3,
+        "pre_period_imbalanced_metrics": [0, 0, 0],
+        "pre_period_imbalanced_list": pd.Series([None] * 3, dtype="string"),
+        "results_relation": ["marts.experiment_results"] * 3,
     },
     "intermediate.check_experiment_metrics": {
         "subject": ["E1 / clicks", "E1 / aov", "E2 / clicks", "E3 / views"],
@@ -190,6 +193,27 @@ def test_validate_srm_fails_naming_experiment_and_data_docs_show_it(tmp_path, ca
     assert "E1: sample ratio mismatch" in summary
 
 
+def test_validate_pre_period_imbalance_fails_naming_the_comparisons(tmp_path, capsys):
+    database = build_warehouse(
+        tmp_path / "w.duckdb",
+        "update intermediate.check_assignment_balance set"
+        " pre_period_imbalanced_metrics = 1,"
+        " pre_period_imbalanced_list = 'clicks (b)' where experiment_id = 'E2'",
+    )
+    code, out, err = validate(capsys, database, tmp_path / "docs")
+    assert code == 1
+    assert re.search(r"PASS  pre_period_balance +E1 ", out)
+    failed = r"FAIL  pre_period_balance +E2 +pre_period_imbalanced_metrics = 1"
+    assert re.search(failed, out)
+    assert failures(err) == [
+        "E2: arms differed before the experiment (pre_period_imbalanced_metrics = 1 "
+        "> 0; pre_period_imbalanced_list = clicks (b)). Arms differed before the "
+        "experiment: check the assignment and the pre-period data of E2 before "
+        "trusting its results (pre_period_* columns of marts.experiment_results); "
+        "CUPED adjusts for a chance difference, not for a broken randomisation."
+    ]
+
+
 def test_validate_stale_running_experiment_fails_but_completed_is_not_checked(
     tmp_path, capsys
 ):
@@ -217,7 +241,7 @@ def test_validate_running_experiment_without_exposures_fails_completeness(
         "'quarantine.quarantine_exposures', 'quarantine.quarantine_events')",
         "insert into intermediate.check_assignment_balance values ('E4', 'E4', "
         "'running', 0, null, 'no units assigned: no SRM test', "
-        "'marts.assignment_balance')",
+        "'marts.assignment_balance', 0, null, 'marts.experiment_results')",
     )
     code, out, err = validate(capsys, database, tmp_path)
     assert code == 1

@@ -49,6 +49,7 @@ PARITY_TABLES: dict[str, tuple[str, ...] | None] = {
         "term_i_index",
         "term_j_index",
     ),
+    "intermediate.int_rank_sums_pooled": ("experiment_id", "metric_id", "variant"),
     "marts.arm_metrics": ("experiment_id", "variant", "metric_id"),
     "marts.arm_metrics_by_segment": (
         "experiment_id",

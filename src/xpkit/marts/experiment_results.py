@@ -30,8 +30,15 @@ from xpkit.stats.frequentist import (
     ComparisonConfig,
     ComparisonResult,
     compare,
+    mann_whitney_from_rank_sums,
 )
 from xpkit.stats.numbers import finite, guardrail_tolerance, is_missing
+from xpkit.stats.one_sided import (
+    NON_INFERIORITY,
+    TWO_SIDED,
+    one_sided_test,
+)
+from xpkit.stats.pre_period import pre_period_test
 from xpkit.stats.quantiles import QuantileEstimate, compare_quantiles
 from xpkit.stats.statistics import SampleMean, Statistic, from_row
 
@@ -113,6 +120,25 @@ RESULT_COLUMNS: dict[str, str] = {
     "guardrail_status": "string",
     "guardrail_bound": "Float64",
     "interval_error_message": "string",
+    # Issue 17 (one block): one-sided tests (item 7).
+    "test_type": "string",
+    "non_inferiority_margin": "Float64",
+    "non_inferiority_margin_abs": "Float64",
+    "one_sided_p_value": "Float64",
+    "one_sided_p_value_adjusted": "Float64",
+    "one_sided_bound": "Float64",
+    "cuped_one_sided_p_value": "Float64",
+    "cuped_one_sided_bound": "Float64",
+    "one_sided_error_message": "string",
+    # Pre-exposure bias check (item 4).
+    "pre_period_abs_diff": "Float64",
+    "pre_period_p_value": "Float64",
+    "pre_period_imbalance_flag": "boolean",
+    "pre_period_error_message": "string",
+    # Mann-Whitney U from SQL rank sums (item 9).
+    "mann_whitney_u": "Float64",
+    "mann_whitney_p_value": "Float64",
+    "mann_whitney_error_message": "string",
 }
 # Percentile capping (issue 17 item 8): the cap and the uncapped result beside
 # the capped one. experiment_results only (segment_results has no uncapped
@@ -171,7 +197,25 @@ def _alpha(value: Any) -> tuple[float | None, str | None]:
 
 
 def _direction(row: Mapping[str, Any]) -> str | None:
-    """good / bad / flat from significance, sign of the lift and desired direction."""
+    """good / bad / flat from significance, sign of the lift and desired direction.
+
+    For a one-sided test (``test_type`` superiority or non_inferiority) a
+    significant row is ``good`` (the test can only reject towards better, or
+    not worse than the margin); harm is never hidden: a row whose two-sided
+    adjusted p-value is below alpha with the lift in the bad direction is
+    ``bad`` whatever the one-sided test says; else ``flat``.
+    """
+    if row.get("test_type") not in (None, TWO_SIDED):
+        if row.get("is_significant") is None:
+            return None
+        two_sided = {**row, "test_type": TWO_SIDED}
+        p_adjusted, alpha = row.get("p_value_adjusted"), row.get("alpha")
+        two_sided["is_significant"] = (
+            None if p_adjusted is None or alpha is None else p_adjusted < alpha
+        )
+        if _direction(two_sided) == "bad":
+            return "bad"
+        return "good" if row["is_significant"] else "flat"
     significant = row.get("is_significant")
     if significant is None:
         return None
@@ -337,6 +381,111 @@ def _uncapped(rows: list[dict[str, Any]], alpha: float) -> dict[str, Any]:
     }
 
 
+def _pre_period(row: dict[str, Any]) -> dict[str, Any]:
+    """The pre-period difference and its Welch p-value (``stats.pre_period``)."""
+    arms = row.get("_arms")
+    if arms is None:
+        reason = row.get("error_message") or "no comparison"
+        return {"pre_period_error_message": reason}
+    result = pre_period_test(arms[0], arms[1])
+    return {
+        "pre_period_abs_diff": result.abs_diff,
+        "pre_period_p_value": result.p_value,
+        "pre_period_error_message": result.error_message,
+    }
+
+
+def _flag_pre_period(rows: list[dict[str, Any]]) -> None:
+    """pre_period_imbalance_flag: Bonferroni within each experiment.
+
+    The family is the experiment's comparisons with a pre-period p-value
+    (its metrics x treatment variants): flagged when ``p < alpha / m``.
+    """
+    sizes: dict[Any, int] = defaultdict(int)
+    for row in rows:
+        if row.get("pre_period_p_value") is not None:
+            sizes[row["experiment_id"]] += 1
+    for row in rows:
+        p_value, alpha = row.get("pre_period_p_value"), row.get("alpha")
+        if p_value is not None and alpha is not None:
+            row["pre_period_imbalance_flag"] = (
+                p_value < alpha / sizes[row["experiment_id"]]
+            )
+
+
+def _mann_whitney(
+    row: dict[str, Any], rank_sums: Mapping[tuple[Any, Any, Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """U and its p-value from the SQL rank sums (``int_rank_sums_pooled``)."""
+    if row.get("aggregation") == "ratio":
+        return {"mann_whitney_error_message": "not computed for ratio metrics"}
+    found = rank_sums.get((row["experiment_id"], row["metric_id"], row["variant"]))
+    if found is None:
+        reason = row.get("error_message") or "no rank sums"
+        return {"mann_whitney_error_message": reason}
+    names = ("n_control", "n_treatment", "treatment_rank_sum", "tie_term")
+    figures: list[Any] = [found.get(name) for name in names]
+    if any(value is None for value in figures):
+        return {"mann_whitney_error_message": "rank sums missing"}
+    n_c, n_t, rank_sum, ties = figures
+    result = mann_whitney_from_rank_sums(
+        int(n_c), int(n_t), float(rank_sum), float(ties)
+    )
+    return {
+        "mann_whitney_u": result.u_statistic,
+        "mann_whitney_p_value": result.p_value,
+        "mann_whitney_error_message": result.error_message,
+    }
+
+
+def _margin(value: Any) -> float | None:
+    """A registered non_inferiority_margin as a float (None when empty or bad)."""
+    if is_missing(value):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _one_sided(row: dict[str, Any]) -> dict[str, Any]:
+    """The one-sided columns of a row (``stats.one_sided``); null when two-sided.
+
+    ``_chosen_p`` is the p-value of the registered test (two-sided or one-sided)
+    that the multiple-testing correction adjusts for ``is_significant``.
+    """
+    test_type = row.get("test_type") or TWO_SIDED
+    out: dict[str, Any] = {"_chosen_p": row.get("p_value")}
+    arms, alpha = row.get("_arms"), row.get("alpha")
+    if test_type == TWO_SIDED:
+        return out
+    if arms is None or alpha is None:
+        return out | {
+            "_chosen_p": None,
+            "one_sided_error_message": row.get("error_message") or "no comparison",
+        }
+    result = one_sided_test(
+        arms[0],
+        arms[1],
+        alpha,
+        test_type,
+        row.get("desired_direction"),
+        row.get("non_inferiority_margin"),
+    )
+    return out | {
+        "_chosen_p": result.p_value,
+        "_one_sided_other": result.other_bound,
+        "non_inferiority_margin_abs": result.absolute_margin
+        if test_type == NON_INFERIORITY
+        else None,
+        "one_sided_p_value": result.p_value,
+        "one_sided_bound": result.bound,
+        "cuped_one_sided_p_value": result.cuped_p_value,
+        "cuped_one_sided_bound": result.cuped_bound,
+        "one_sided_error_message": result.error_message,
+    }
+
+
 def _variants(
     experiment_id: Any,
     control: Any,
@@ -386,6 +535,7 @@ def _adjust_families(
         for source, target, size in (
             ("p_value", "p_value_adjusted", "_family_size"),
             ("cuped_p_value", "cuped_p_value_adjusted", "_cuped_family_size"),
+            ("_chosen_p", "_chosen_p_adjusted", "_chosen_family_size"),
         ):
             p_values = [rows[i].get(source) for i in indices]
             adjusted = adjust_p_values(p_values, correction)
@@ -465,8 +615,39 @@ def _adjusted_intervals(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _registered_non_inferiority(row: dict[str, Any]) -> dict[str, Any]:
+    """The guardrail columns of a guardrail registered with test_type non_inferiority.
+
+    The registered test decides: ``passed`` when its one-sided p-value is
+    below alpha (unadjusted, as for every guardrail), which is exactly when
+    the one-sided bound clears the margin; ``breached`` when the opposite
+    one-sided bound lies beyond the margin in the bad direction; else
+    ``inconclusive``. ``guardrail_bound`` is the one-sided bound as a relative
+    change (``bound / |mean_control|``, the scale of the margin).
+    """
+    out: dict[str, Any] = {"guardrail_status": "inconclusive", "guardrail_bound": None}
+    p_value, alpha = row.get("one_sided_p_value"), row.get("alpha")
+    mean_c, delta = row.get("mean_control"), row.get("non_inferiority_margin_abs")
+    sign = -1 if row.get("desired_direction") == "decrease" else 1
+    if p_value is None or alpha is None or not mean_c or delta is None:
+        return out
+    scale = abs(mean_c)
+    bound, other = row.get("one_sided_bound"), row.get("_one_sided_other")
+    breached = other is not None and sign * other < -delta
+    status = "passed" if p_value < alpha else "breached" if breached else "inconclusive"
+    return {
+        "guardrail_status": status,
+        "guardrail_bound": None if bound is None else bound / scale,
+        "_guardrail_other": None if other is None else other / scale,
+    }
+
+
 def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
     """guardrail_status and guardrail_bound of a guardrail row (non-inferiority).
+
+    A guardrail registered with ``test_type`` non_inferiority is judged by that
+    test against its margin (``_registered_non_inferiority``); the rest as
+    follows.
 
     With tolerance t (relative, in the bad direction; empty = 0) and the
     one-sided ``1 - alpha`` bounds of the relative lift (the ends of the
@@ -482,6 +663,8 @@ def _guardrail(row: dict[str, Any]) -> dict[str, Any]:
     """
     if row.get("role") != "guardrail":
         return {"guardrail_status": None, "guardrail_bound": None}
+    if row.get("test_type") == NON_INFERIORITY:
+        return _registered_non_inferiority(row)
     out: dict[str, Any] = {"guardrail_status": "inconclusive", "guardrail_bound": None}
     arms, alpha = row.get("_arms"), row.get("alpha")
     tolerance = guardrail_tolerance(row.get("guardrail_tolerance"))
@@ -545,6 +728,7 @@ def experiment_results(
     prior: Prior | None = None,
     correction_families: str = default_str("correction_families"),
     cross_products: pd.DataFrame | None = None,
+    rank_sums: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per experiment x registered metric x treatment variant.
 
@@ -555,7 +739,11 @@ def experiment_results(
     experiment's alpha (0.05 when empty). Adjusted p-values are computed per
     experiment and family (``correction_family``): by default primary metrics x
     variants, secondary metrics x variants, and guardrails x variants.
-    ``is_significant = p_value_adjusted < alpha``; ``direction`` is flat when
+    ``is_significant = p_value_adjusted < alpha`` for a two-sided metric, and
+    ``one_sided_p_value_adjusted < alpha`` for one registered with
+    ``test_type`` superiority or non_inferiority (``stats.one_sided``; the
+    family's correction then adjusts each row's registered p-value);
+    ``direction`` is flat when
     not significant, else good or bad from the lift's sign and the metric's
     desired direction (null when there is no test). The ``*_adjusted``
     intervals are the comparison at the level ``effective_alpha``, so they
@@ -580,6 +768,9 @@ def experiment_results(
         cross_products: Rows of ``int_regression_cross_products`` for the
             regression-adjusted columns (``REGRESSION_COLUMNS``; their error
             message says there are no covariates when None).
+        rank_sums: Optional ``int_rank_sums_pooled`` rows (Mann-Whitney
+            sufficient statistics per comparison); without them the
+            ``mann_whitney_*`` columns are null.
 
     Returns:
         A frame with the columns of ``EXPERIMENT_RESULT_COLUMNS``, in that order
@@ -618,6 +809,15 @@ def experiment_results(
     for row in records(experiment_metrics):
         metrics_by_experiment[row.get("experiment_id")].append(row)
 
+    ranks: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    if rank_sums is not None:
+        for rank_row in records(rank_sums):
+            key = (
+                rank_row.get("experiment_id"),
+                rank_row.get("metric_id"),
+                rank_row.get("variant"),
+            )
+            ranks[key] = rank_row
     rows: list[dict[str, Any]] = []
     for experiment in records(experiments):
         experiment_id = experiment.get("experiment_id")
@@ -650,6 +850,10 @@ def experiment_results(
                     "alpha": alpha,
                     "correction_method": correction,
                     "guardrail_tolerance": link.get("guardrail_tolerance"),
+                    "test_type": link.get("test_type") or TWO_SIDED,
+                    "non_inferiority_margin": _margin(
+                        link.get("non_inferiority_margin")
+                    ),
                 }
                 if experiment_error is not None:
                     error = experiment_error
@@ -669,6 +873,10 @@ def experiment_results(
                     row |= _comparison_row(
                         arms, experiment_id, metric_id, control, variant, alpha
                     )
+                row |= _one_sided(row)
+                row |= _pre_period(row)
+                if rank_sums is not None:
+                    row |= _mann_whitney(row, ranks)
                 rows.append(row)
 
     rows.sort(
@@ -680,8 +888,12 @@ def experiment_results(
         )
     )
     _adjust_families(rows, correction, correction_families)
+    _flag_pre_period(rows)
     for row in rows:
         p_adjusted = row.get("p_value_adjusted")
+        if row["test_type"] != TWO_SIDED:
+            p_adjusted = row.get("_chosen_p_adjusted")
+            row["one_sided_p_value_adjusted"] = p_adjusted
         if p_adjusted is not None:
             row["is_significant"] = p_adjusted < row["alpha"]
         row["direction"] = _direction(row)
@@ -716,6 +928,7 @@ def _build(
         ),
         experiment_variants=inputs["stg_registry__experiment_variants"],
         cross_products=inputs["int_regression_cross_products"],
+        rank_sums=inputs["int_rank_sums_pooled"],
     )
 
 
@@ -725,6 +938,7 @@ DECLARATION = MartDeclaration(
         "marts.arm_metrics",
         *REGISTRY_INPUTS,
         "intermediate.int_regression_cross_products",
+        "intermediate.int_rank_sums_pooled",
     ),
     settings=(
         "multiple_testing_correction",

@@ -71,6 +71,16 @@ SUPPRESSED_COLUMNS = (
     "cuped_ci_low_adjusted",
     "cuped_ci_high_adjusted",
     "guardrail_bound",
+    # Issue 17: one-sided tests and the pre-exposure bias check.
+    "non_inferiority_margin_abs",
+    "one_sided_p_value",
+    "one_sided_p_value_adjusted",
+    "one_sided_bound",
+    "cuped_one_sided_p_value",
+    "cuped_one_sided_bound",
+    "pre_period_abs_diff",
+    "pre_period_p_value",
+    "pre_period_imbalance_flag",
 )
 
 

@@ -20,6 +20,7 @@ from xpkit.stats.numbers import guardrail_tolerance
 __all__ = [
     "CORRECTION_NAMES",
     "guardrail_clause",
+    "one_sided_clause",
     "result_summary",
     "suppressed_message",
     "suppressed_summary",
@@ -58,6 +59,27 @@ def guardrail_clause(row: Mapping[str, Any]) -> str:
     return f"guardrail inconclusive: no relative bound to compare with {against}"
 
 
+def one_sided_clause(row: Mapping[str, Any]) -> str:
+    """The verdict of a one-sided test (test_type superiority or non_inferiority)."""
+    test_type = row.get("test_type")
+    p_value = row.get("one_sided_p_value_adjusted")
+    if p_value is None:
+        p_value = row.get("one_sided_p_value")
+    if p_value is None:
+        reason = row.get("one_sided_error_message") or "not computed"
+        return f"no one-sided {test_type} test: {reason}"
+    better = "higher" if row.get("desired_direction") != "decrease" else "lower"
+    if test_type == "superiority":
+        claim = f"{better} than control"
+    else:
+        margin = row.get("non_inferiority_margin")
+        label = f"{margin * 100:g}%" if margin is not None else "the margin"
+        claim = f"not worse than control by {label} or more"
+    shown = "shown" if row.get("is_significant") else "not shown"
+    name = str(test_type).replace("_", "-")
+    return f"one-sided {name} test: {claim} {shown} ({format_p(p_value)})"
+
+
 def result_summary(row: Mapping[str, Any], correction: str) -> str:
     """One plain-English sentence describing a result row.
 
@@ -66,6 +88,8 @@ def result_summary(row: Mapping[str, Any], correction: str) -> str:
     with their status against the tolerance.
     """
     sentence = verdict_sentence(row, correction)
+    if row.get("test_type") in ("superiority", "non_inferiority"):
+        sentence += f"; {one_sided_clause(row)}"
     if row.get("role") == "guardrail":
         sentence += f"; {guardrail_clause(row)}"
     return sentence + "."
@@ -128,7 +152,12 @@ def verdict_sentence(row: Mapping[str, Any], correction: str) -> str:
     p_adjusted = row.get("p_value_adjusted")
     if p_adjusted is None:
         return f"{sentence}; no test: {error or 'not computed'}"
-    verdict = "significant" if row.get("is_significant") else "not significant"
+    one_sided = row.get("test_type") in ("superiority", "non_inferiority")
+    # A one-sided row's is_significant follows its one-sided test (own clause).
+    significant = p_adjusted < alpha if one_sided else bool(row.get("is_significant"))
+    verdict = "significant" if significant else "not significant"
+    if one_sided:
+        sentence = f"{sentence}; two-sided"
     if correction == "none":
         return f"{sentence}; {verdict} at alpha = {alpha:g} ({format_p(p_adjusted)})"
     method = CORRECTION_NAMES[correction]

@@ -17,7 +17,37 @@ from xpkit.stats.numbers import finite
 if TYPE_CHECKING:
     from xpkit.report.pages import ReportBuilder
 
-__all__ = ["balance_section"]
+__all__ = ["balance_section", "pre_period_text"]
+
+
+def pre_period_text(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The pre-exposure bias line: which comparisons' arms differed before
+    the experiment (experiment_results.pre_period_imbalance_flag), or that
+    none did; None when no comparison has a pre-period test."""
+    tested = [r for r in rows if r.get("pre_period_p_value") is not None]
+    if not tested:
+        return None
+    flagged = [r for r in tested if r.get("pre_period_imbalance_flag")]
+    family = f"Bonferroni over {fmt.plural(len(tested), 'comparison')}"
+    if not flagged:
+        return {
+            "flag": False,
+            "text": "No pre-period imbalance: the arms' pre-period means agree "
+            f"({family}).",
+        }
+    named = "; ".join(
+        f"{r.get('metric_name') or r.get('metric_id')} ({r.get('variant')}): "
+        f"difference {fmt.number(r.get('pre_period_abs_diff'), 3, signed=True)}, "
+        f"{fmt.p_phrase(r.get('pre_period_p_value'))}"
+        for r in flagged
+    )
+    return {
+        "flag": True,
+        "text": f"Arms differed before the experiment: {named} ({family}). "
+        "Check the assignment and the pre-period data before trusting these "
+        "results; CUPED adjusts for a chance difference, not for a broken "
+        "randomisation.",
+    }
 
 
 def balance_section(
@@ -76,6 +106,11 @@ def balance_section(
             f"{fmt.integer(health.get('exposure_rows_quarantined'))} of "
             f"{fmt.integer(health.get('exposure_rows'))} exposure rows quarantined."
         )
+    pre_period = pre_period_text(
+        report.data.for_experiment("experiment_results", experiment_id)
+        if report.data.has("experiment_results")
+        else []
+    )
     bars = [
         charts.BalanceBar(
             variant=str(r.get("variant")),
@@ -103,5 +138,6 @@ def balance_section(
                 for r in rows
             ],
             "health": health_text,
+            "pre_period": pre_period,
         },
     }

@@ -86,6 +86,7 @@ __all__ = [
     "mean_difference_p_values",
     "mean_difference_test",
     "pooled_score_test",
+    "restricted_difference",
     "ratio_delta_test",
     "two_proportion_score_p_values",
     "two_proportion_z_test",
@@ -363,7 +364,7 @@ def two_proportion_score_p_values(
     return z, 2 * stats.norm.sf(np.abs(z)), corrected
 
 
-def _restricted_difference(
+def restricted_difference(
     x_c: float, n_c: int, x_t: float, n_t: int, delta: float
 ) -> tuple[float, float]:
     """ML ``(p_c, p_t)`` under ``p_t - p_c = delta``.
@@ -449,7 +450,7 @@ def _score_bounds(
         excess = abs(diff - delta) - shift
         if excess <= 0:
             return True
-        p_c, p_t = _restricted_difference(x_c, n_c, x_t, n_t, delta)
+        p_c, p_t = restricted_difference(x_c, n_c, x_t, n_t, delta)
         variance = p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c
         return variance > 0 and excess * excess <= q2 * variance
 

@@ -35,8 +35,8 @@ from xpkit.stats.frequentist import (
     ComparisonConfig,
     ComparisonResult,
     CupedResult,
-    _restricted_difference,
     compare,
+    restricted_difference,
 )
 from xpkit.stats.numbers import finite
 from xpkit.stats.statistics import (
@@ -146,7 +146,7 @@ def _binary_p_value(
     null = -sign * shift
     if not -1 < null < 1:
         return None
-    p_c, p_t = _restricted_difference(x_c, n_c, x_t, n_t, null)
+    p_c, p_t = restricted_difference(x_c, n_c, x_t, n_t, null)
     variance = p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c
     if not variance > 0:
         return None

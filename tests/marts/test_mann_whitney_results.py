@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from tests.marts.test_results import RAW, TABLES, close, pick
+from test_results import RAW, TABLES, close, pick
 
 from xpkit.marts.experiment_results import experiment_results
 

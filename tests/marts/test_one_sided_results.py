@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats import proportion, weightstats
 from statsmodels.stats.multitest import multipletests
-from tests.marts.test_results import RAW, TABLES, close, linearised, pick
+from test_results import RAW, TABLES, close, linearised, pick
 
 from xpkit.marts.experiment_results import experiment_results
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 __all__ = [
@@ -48,7 +49,7 @@ _CUTS = np.array([-12.0, -6.0, -3.0, -1.0, 0.0, 1.0, 3.0, 6.0, 12.0])
 _SEGMENT_NODES, _SEGMENT_WEIGHTS = np.polynomial.legendre.leggauss(64)
 
 
-def probability_best(successes: Sequence[int], trials: Sequence[int]) -> np.ndarray:
+def probability_best(successes: ArrayLike, trials: ArrayLike) -> np.ndarray:
     """P(each arm has the highest rate) under independent Beta(1+s, 1+n-s).
 
     Args:
@@ -77,7 +78,7 @@ def probability_best(successes: Sequence[int], trials: Sequence[int]) -> np.ndar
     return out / out.sum()
 
 
-def probability_best_normal(means: Sequence[float], sds: Sequence[float]) -> np.ndarray:
+def probability_best_normal(means: ArrayLike, sds: ArrayLike) -> np.ndarray:
     """P(each arm has the highest mean) under independent N(mean_k, sd_k^2).
 
     Args:
@@ -114,9 +115,7 @@ def probability_best_normal(means: Sequence[float], sds: Sequence[float]) -> np.
     return out / out.sum()
 
 
-def allocation_weights(
-    probabilities: Sequence[float], floor: float = 0.0
-) -> np.ndarray:
+def allocation_weights(probabilities: ArrayLike, floor: float = 0.0) -> np.ndarray:
     """Thompson allocation from probabilities of being best, with a floor.
 
     ``floor + (1 - arms x floor) x P(best)``: every arm keeps at least

@@ -532,6 +532,40 @@ problems as (
 
     union all
 
+    -- Bandits (issue 19 item 3): design is fixed or bandit, and a bandit's
+    -- minimum share leaves room for every arm.
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiment_id"]) }},
+        {{ dbt.concat(["'design '''", "design", "''' is not fixed or bandit'"]) }},
+        'Set design to fixed (or leave it empty) for a fixed allocation, or to bandit.'
+    from experiments
+    where design not in ('fixed', 'bandit')
+
+    union all
+
+    select
+        'seeds/experiments.csv',
+        {{ dbt.concat(["'experiment_id = '", "experiments.experiment_id"]) }},
+        'bandit_min_share must lie in [0, 1 / number of variants)',
+        'Set a minimum share per arm below 1 / arms, e.g. 0.05, or leave it empty for 0.05.'
+    from experiments
+    left join (
+        select
+            experiment_id,
+            count(distinct variant) as arm_count
+        from experiment_variants
+        group by experiment_id
+    ) as arm_counts
+        on experiments.experiment_id = arm_counts.experiment_id
+    where experiments.bandit_min_share is not null
+        and (
+            experiments.bandit_min_share < 0
+            or experiments.bandit_min_share * coalesce(arm_counts.arm_count, 1) >= 1
+        )
+
+    union all
+
     -- The population rules of seeds/experiments.csv, parsed at compile time.
     {{ experimentation.population_rule_problems() }}
 

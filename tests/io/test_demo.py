@@ -46,6 +46,8 @@ SEED_COLUMNS = {
         "custom_action",
         # Optional column (issue 19 item 1).
         "population_rule",
+        # Optional column (issue 19 item 3): fixed or bandit.
+        "design",
     ],
     "experiment_variants": [
         "experiment_id",

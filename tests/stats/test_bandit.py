@@ -1,7 +1,9 @@
 """xpkit.stats.bandit: probability of being best against the closed form for
 two Beta posteriors (Evan Miller's sum) and a seeded Monte Carlo for three;
 a seeded simulation of regret (Thompson vs uniform allocation); and the
-inverse-propensity-weighted mean staying unbiased under adaptive allocation."""
+inverse-propensity-weighted mean staying unbiased under adaptive allocation;
+the normal posteriors of non-binary metrics against the closed form for two
+arms, Phi((m2 - m1) / sqrt(s1^2 + s2^2)), and a seeded Monte Carlo for three."""
 
 from __future__ import annotations
 
@@ -11,7 +13,13 @@ import numpy as np
 import pytest
 from scipy.special import betaln
 
-from xpkit.stats.bandit import ipw_mean, probability_best, thompson_weights
+from xpkit.stats.bandit import (
+    allocation_weights,
+    ipw_mean,
+    probability_best,
+    probability_best_normal,
+    thompson_weights,
+)
 
 
 def p_b_beats_a(a_a: int, b_a: int, a_b: int, b_b: int) -> float:
@@ -103,3 +111,51 @@ def test_ipw_mean_is_unbiased_under_adaptive_allocation():
     ipw = np.array(ipw)
     error = ipw.std(ddof=1) / math.sqrt(ipw.size)
     assert abs(ipw.mean() - rates[0]) < 4 * error
+
+
+@pytest.mark.parametrize(
+    "means, sds",
+    [
+        ((0.0, 0.1), (1.0, 0.5)),
+        ((3.2, 3.25), (0.01, 0.02)),
+        ((10.0, 9.0), (1.0, 100.0)),
+        ((0.0, 3.0), (1e-4, 1e3)),
+        ((1e6, 1e6 + 1.0), (1e-3, 5.0)),
+        ((-4.0, -4.0), (2.0, 2.0)),
+    ],
+)
+def test_probability_best_normal_equals_the_two_arm_closed_form(means, sds):
+    got = probability_best_normal(means, sds)
+    # P(X_2 > X_1) for independent normals: Phi((m2 - m1) / sqrt(s1^2 + s2^2)).
+    z = (means[1] - means[0]) / math.sqrt(sds[0] ** 2 + sds[1] ** 2)
+    want = 0.5 * math.erfc(-z / math.sqrt(2.0))
+    assert got[1] == pytest.approx(want, rel=1e-9)
+    assert got[0] == pytest.approx(1.0 - want, rel=1e-9, abs=1e-15)
+
+
+def test_probability_best_normal_of_three_arms_matches_monte_carlo():
+    means, sds = (1.00, 1.03, 1.05), (0.02, 0.03, 0.05)
+    rng = np.random.default_rng(19)
+    draws = rng.normal(means, sds, size=(400_000, 3))
+    share = np.bincount(draws.argmax(axis=1), minlength=3) / draws.shape[0]
+    got = probability_best_normal(means, sds)
+    standard_error = np.sqrt(share * (1 - share) / draws.shape[0])
+    assert np.all(np.abs(got - share) < 4 * standard_error + 1e-12)
+    assert got.sum() == pytest.approx(1.0, rel=1e-12)
+
+
+def test_probability_best_normal_validates_its_input():
+    with pytest.raises(ValueError):
+        probability_best_normal((1.0,), (1.0,))
+    with pytest.raises(ValueError):
+        probability_best_normal((1.0, 2.0), (1.0, 0.0))
+    with pytest.raises(ValueError):
+        probability_best_normal((1.0, float("nan")), (1.0, 1.0))
+
+
+def test_allocation_weights_floor_the_probabilities():
+    w = allocation_weights((0.0, 0.1, 0.9), floor=0.05)
+    assert w == pytest.approx((0.05, 0.05 + 0.85 * 0.1, 0.05 + 0.85 * 0.9), rel=1e-12)
+    assert w.sum() == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(ValueError):
+        allocation_weights((0.5, 0.5), floor=0.5)

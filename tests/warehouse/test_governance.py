@@ -42,6 +42,7 @@ PUBLIC_MARTS = frozenset(
         "arm_metrics_by_segment",
         "arm_metrics_daily",
         "assignment_balance",
+        "bandit_allocations",
         "build_manifest",
         "compliance_results",
         "daily_results",

@@ -85,6 +85,8 @@ PARITY_TABLES: dict[str, tuple[str, ...] | None] = {
     "marts.experiment_power": ("experiment_id", "metric_id"),
     "marts.planned_assignment_balance": ("experiment_id", "variant"),
     "marts.daily_results": None,
+    # Empty in the demo (no bandit): the Spark path still writes its columns.
+    "marts.bandit_allocations": None,
     "marts.compliance_results": ("experiment_id", "metric_id", "variant"),
     "marts.experiment_cate": (
         "experiment_id",

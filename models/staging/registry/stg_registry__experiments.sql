@@ -1,5 +1,6 @@
-{#- Optional registry columns (issue 19 items 6, 1 and 2): null when the registry has
-    no such column (a registry supplied by a project installing this one). -#}
+{#- Optional registry columns (issue 19 items 6, 1, 2 and 3): null when the registry
+    has no such column (a registry supplied by a project installing this one);
+    design is lower-cased and defaults to fixed (no column, or an empty cell). -#}
 {%- set registry = experimentation.registry_relation('experiments') %}
 {%- set optional = {
     'value_per_unit_lift': experimentation.type_double(),
@@ -10,6 +11,7 @@
     'layer': dbt.type_string(),
     'layer_share': experimentation.type_double(),
     'holdout_scope': dbt.type_string(),
+    'bandit_min_share': experimentation.type_double(),
 } %}
 
 with
@@ -39,11 +41,18 @@ typed as (
         cast(cuped_lookback_days as {{ dbt.type_int() }}) as cuped_lookback_days,
         {%- for column, column_type in optional.items() %}
         {%- if experimentation.has_column(registry, column) %}
-        cast({{ column }} as {{ column_type }}) as {{ column }}{{ ',' if not loop.last }}
+        cast({{ column }} as {{ column_type }}) as {{ column }},
         {%- else %}
-        cast(null as {{ column_type }}) as {{ column }}{{ ',' if not loop.last }}
+        cast(null as {{ column_type }}) as {{ column }},
         {%- endif %}
         {%- endfor %}
+        {%- if experimentation.has_column(registry, 'design') %}
+        coalesce(
+            nullif(lower(trim(cast(design as {{ dbt.type_string() }}))), ''), 'fixed'
+        ) as design
+        {%- else %}
+        cast('fixed' as {{ dbt.type_string() }}) as design
+        {%- endif %}
     from experiments
 
 )

@@ -106,6 +106,7 @@ SUPPRESSED_TABLES: dict[str, tuple[str, ...]] = {
     "arm_metrics_by_segment": ("n_units",),
     "arm_metrics_daily": ("n_units",),
     "assignment_balance": ("units",),
+    "bandit_allocations": ("n_units",),
     "compliance_results": ("n_control", "n_treatment"),
     "daily_results": ("n_control", "n_treatment"),
     "experiment_cate": ("units", "treated_units", "control_units"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from xpkit.marts import (
     assignment_balance,
+    bandit_allocations,
     build_manifest,
     compliance_results,
     daily_results,
@@ -26,6 +27,7 @@ MARTS: tuple[MartDeclaration, ...] = (
     experiment_results.DECLARATION,
     segment_results.DECLARATION,
     daily_results.DECLARATION,
+    bandit_allocations.DECLARATION,
     experiment_power.DECLARATION,
     compliance_results.DECLARATION,
     experiment_cate.DECLARATION,
